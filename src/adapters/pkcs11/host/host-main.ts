@@ -1,0 +1,164 @@
+/**
+ * Entry point of a member host: a child process that owns one PKCS#11 module and token.
+ * It talks to its parent over fd 3 (a socketpair) in length-prefixed batch frames, runs each
+ * operation with synchronous pkcs11js calls (or async ones across the session pool for network
+ * HSMs), and answers each batch with one frame. It never logs secrets: the PIN arrives in the
+ * init message, is used for C_Login, and is never echoed.
+ */
+import { Socket } from 'node:net';
+import { HsmError, toHsmError } from '../../../errors/index.js';
+import { encodeFrame, FrameDecoder } from '../ipc/framing.js';
+import { decodeBatch, type Entry, encodeBatch, opName } from '../ipc/messages.js';
+import type {
+  AttributesHeader,
+  FindHeader,
+  GenerateHeader,
+  InitHeader,
+  ReadyHeader,
+  SignHeader,
+} from '../ipc/protocol.js';
+import { KeyOps } from './key-ops.js';
+import { TokenConnection } from './token-connection.js';
+
+const sock = new Socket({ fd: 3, readable: true, writable: true });
+const decoder = new FrameDecoder();
+let conn: TokenConnection | undefined;
+let ops: KeyOps | undefined;
+let chain: Promise<void> = Promise.resolve();
+
+process.title = 'hsmkit-member-host';
+
+sock.on('data', (chunk: Buffer) => {
+  let frames: Buffer[];
+  try {
+    frames = decoder.push(chunk);
+  } catch {
+    shutdown(2);
+    return;
+  }
+  for (const frame of frames) chain = chain.then(() => handleFrame(frame));
+});
+sock.on('end', () => shutdown(0));
+sock.on('error', () => shutdown(0));
+
+async function handleFrame(frame: Buffer): Promise<void> {
+  const requests = decodeBatch(frame);
+  const asyncMode = conn?.init.asyncOperations === true;
+  const responses: Entry[] = asyncMode
+    ? await Promise.all(requests.map((r) => runAsync(r)))
+    : requests.map((r) => runSync(r));
+  sock.write(encodeFrame(encodeBatch(responses)));
+  const init = requests.find((r) => opName(r.tag) === 'init');
+  // A failed init (bad PIN, missing token) leaves nothing to serve: exit once the answer is out.
+  if (init && !ops) sock.end(() => shutdown(3));
+}
+
+async function runAsync(req: Entry): Promise<Entry> {
+  if (opName(req.tag) !== 'sign') return runSync(req);
+  try {
+    const sig = await ops!.signAsync(req.header as SignHeader, Buffer.from(req.body ?? []));
+    return { id: req.id, tag: 1, header: undefined, body: sig };
+  } catch (err) {
+    return errorEntry(req.id, err);
+  }
+}
+
+function runSync(req: Entry): Entry {
+  try {
+    const { header, body } = execute(req);
+    return body === undefined ? { id: req.id, tag: 1, header } : { id: req.id, tag: 1, header, body };
+  } catch (err) {
+    return errorEntry(req.id, err);
+  }
+}
+
+function errorEntry(id: number, err: unknown): Entry {
+  const e = toHsmError(err);
+  if (conn && e.member === undefined) return { id, tag: 0, header: { ...e.toJSON(), member: conn.member } };
+  return { id, tag: 0, header: e.toJSON() };
+}
+
+function execute(req: Entry): { header?: unknown; body?: Uint8Array } {
+  const op = opName(req.tag);
+  if (op === 'init') return { header: initialise(req.header as InitHeader) };
+  if (!ops || !conn) throw new HsmError('HSM_ERR_INTERNAL', 'member host not initialised');
+  switch (op) {
+    case 'sign':
+      return { body: ops.sign(req.header as SignHeader, Buffer.from(req.body ?? [])) };
+    case 'generateKeyPair':
+      return { header: ops.generate(req.header as GenerateHeader) };
+    case 'findKeys':
+      return { header: ops.findKeys(req.header as FindHeader) };
+    case 'publicKey':
+      return { header: ops.publicKey((req.header as { id: string }).id) };
+    case 'deleteKey':
+      return { header: ops.deleteKey((req.header as { id: string }).id) };
+    case 'attributes':
+      return { header: ops.attributes(req.header as AttributesHeader) };
+    case 'random':
+      return { body: ops.random((req.header as { length: number }).length) };
+    case 'capabilities':
+    case 'tokenInfo':
+      return { header: describe() };
+    case 'ping':
+      return { header: { generation: conn.generation, sessions: conn.pool.size } };
+    default:
+      throw new HsmError('HSM_ERR_INVALID_INPUT', `unknown member-host operation ${req.tag}`);
+  }
+}
+
+function initialise(init: InitHeader): ReadyHeader {
+  if (conn) throw new HsmError('HSM_ERR_INTERNAL', 'member host already initialised');
+  const started = performance.now();
+  const c = new TokenConnection(init);
+  c.connect();
+  conn = c;
+  ops = new KeyOps(c);
+  process.title = `hsmkit-member-host ${init.member}`;
+  return {
+    pid: process.pid,
+    slotId: c.slot.readBigUInt64LE(0).toString(),
+    tokenLabel: c.tokenInfo.label.trimEnd(),
+    poolSize: c.pool.max,
+    connectMs: performance.now() - started,
+  };
+}
+
+function describe(): unknown {
+  const c = conn!;
+  const info = c.p11.C_GetInfo();
+  const t = c.p11.C_GetTokenInfo(c.slot);
+  const v = (x: { major: number; minor: number }) => `${x.major}.${x.minor}`;
+  const count = (n: number | bigint) => {
+    const x = Number(n);
+    return x === 0xffffffff || x >= 2 ** 53 || x < 0 ? null : x;
+  };
+  return {
+    module: {
+      path: c.init.module,
+      manufacturer: info.manufacturerID.trimEnd(),
+      description: info.libraryDescription.trimEnd(),
+      cryptokiVersion: v(info.cryptokiVersion),
+      libraryVersion: v(info.libraryVersion),
+    },
+    token: {
+      label: t.label.trimEnd(),
+      manufacturer: t.manufacturerID.trimEnd(),
+      model: t.model.trimEnd(),
+      serial: t.serialNumber.trimEnd(),
+      slotId: c.slot.readBigUInt64LE(0).toString(),
+      flags: t.flags,
+      maxSessions: count(t.maxSessionCount),
+      maxRwSessions: count(t.maxRwSessionCount),
+      freePublicMemory: count(t.freePublicMemory),
+      freePrivateMemory: count(t.freePrivateMemory),
+    },
+    mechanisms: [...c.mechanisms.entries()].map(([type, m]) => ({ type, ...m })),
+    poolSize: c.pool.max,
+  };
+}
+
+function shutdown(code: number): void {
+  conn?.close();
+  process.exit(code);
+}

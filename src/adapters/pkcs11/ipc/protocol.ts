@@ -1,0 +1,87 @@
+/**
+ * Typed headers of the member-host protocol (see messages.ts for the wire format).
+ * Everything here is JSON-safe. Binary values inside headers are lowercase hex.
+ */
+import type { KeyType } from '../../../kms/key-spec.js';
+import type { KeyProtection, KeyUsage } from '../../../kms/requests.js';
+
+/** First message to a new host: what to load and how to log in. The PIN travels only here. */
+export interface InitHeader {
+  member: string;
+  module: string;
+  slot?: number;
+  tokenLabel?: string;
+  pin?: string;
+  userType: 'user' | 'so' | 'crypto_officer';
+  initArgs?: string;
+  /** Upper bound on operation sessions (the token's own limit may lower it). */
+  poolSize: number;
+  /** Run sign operations with pkcs11js async calls across the session pool (network HSMs). */
+  asyncOperations: boolean;
+  /** Minimum milliseconds between two module reloads. */
+  reloadIntervalMs: number;
+}
+
+/** What a host reports once it has logged in. */
+export interface ReadyHeader {
+  pid: number;
+  slotId: string;
+  tokenLabel: string;
+  poolSize: number;
+  connectMs: number;
+}
+
+/** Sign with the private key whose CKA_ID is `k`. Body: the bytes to give C_Sign. */
+export interface SignHeader {
+  k: string;
+  m: number;
+  /** RSA-PSS parameters, when m is a PSS mechanism. */
+  pss?: { hashAlg: number; mgf: number; saltLen: number };
+}
+
+/** Generate a key pair. The host takes CKA_ID from the token's RNG. */
+export interface GenerateHeader {
+  label: string;
+  type: KeyType;
+  usage: Required<KeyUsage>;
+  protection: Required<KeyProtection>;
+  /** Extra attributes for the private template, e.g. vendor rules (CKA number → value). */
+  extraPrivate?: Record<string, boolean>;
+}
+
+/** Find keys by label and/or id. */
+export interface FindHeader {
+  label?: string;
+  id?: string;
+}
+
+/** A key pair as found on the token. */
+export interface FoundKey {
+  id: string;
+  label: string;
+  keyType: number;
+  hasPrivate: boolean;
+  hasPublic: boolean;
+  /** Private objects sharing this id — more than one means the lookup is ambiguous. */
+  privateCount: number;
+  attributes?: Record<string, boolean>;
+}
+
+/** Public-key material of a key, as the token returns it (hex). */
+export interface PublicKeyHeader {
+  id: string;
+  keyType: number;
+  modulus?: string;
+  publicExponent?: string;
+  ecParams?: string;
+  ecPoint?: string;
+  parameterSet?: number;
+  value?: string;
+}
+
+/** Read the listed CKA attributes (by number) of the object of class `cls` with id `id`. */
+export interface AttributesHeader {
+  id: string;
+  cls: number;
+  attrs: number[];
+}

@@ -1,0 +1,337 @@
+import { EventEmitter } from 'node:events';
+import type { Secret } from '../../config/secret.js';
+import { HsmError } from '../../errors/index.js';
+import type { Op } from './ipc/messages.js';
+import type { InitHeader } from './ipc/protocol.js';
+import { describeExit, type HostExit, MemberHostProcess, type PendingCall } from './member-host-process.js';
+
+/** Everything needed to run one member: a PKCS#11 module plus a token. */
+export interface MemberOptions {
+  /** Member name, used in errors, logs and metrics. */
+  name: string;
+  /** Path of the PKCS#11 library. */
+  module: string;
+  /** Slot id; or use tokenLabel. */
+  slot?: number;
+  /** Token label; the usual way to pick the token. */
+  tokenLabel?: string;
+  /** User PIN. Absent for tokens that need no login. */
+  pin?: Secret;
+  /** Login role. Default user. */
+  userType?: 'user' | 'so' | 'crypto_officer';
+  /** Environment of the host process (SOFTHSM2_CONF, P11_KIT_SERVER_ADDRESS, …). */
+  env?: Record<string, string>;
+  /** NSS-style C_Initialize parameters. */
+  initArgs?: string;
+  /** Host processes on this token; one per core is the most useful. Default 1. */
+  hostProcesses?: number;
+  /** Operation sessions per host. Default 4. */
+  poolSize?: number;
+  /** Budget for one operation. Default 5000 ms. */
+  operationTimeoutMs?: number;
+  /** Budget for key generation (RSA-8192 takes 20 s on SoftHSM). Default 120000 ms. */
+  keygenTimeoutMs?: number;
+  /** Most calls in one IPC batch. Default 64. */
+  batchSize?: number;
+  /** Use async PKCS#11 calls across the session pool (network HSMs). Default false. */
+  asyncOperations?: boolean;
+  /** Budget for a host to start and log in. Default 15000 ms. */
+  startTimeoutMs?: number;
+}
+
+/** Member state as the rest of hsmkit sees it. */
+export type MemberState = 'starting' | 'up' | 'degraded' | 'down' | 'auth_failed' | 'closed';
+
+/** Per-call options. */
+export interface CallOptions {
+  idempotent?: boolean;
+  timeoutMs?: number;
+}
+
+const MAX_BATCHES_PER_HOST = 2;
+const MAX_BACKOFF_MS = 5000;
+
+/**
+ * A PKCS#11 member: several host processes on one token, a batching dispatcher in front of them,
+ * crash detection with respawn, and per-call deadlines. Calls made in the same tick are sent as
+ * one batch; a host holds at most two batches so the next one is ready when it finishes.
+ *
+ * When a host dies, idempotent calls in it (sign, reads) are retried once on a fresh host; the
+ * rest fail with HSM_ERR_MEMBER_CRASHED, which is retryable. A refused PIN stops the member
+ * (state auth_failed): no further login is attempted, so the token is never locked by hsmkit.
+ */
+export class Pkcs11Member extends EventEmitter {
+  readonly name: string;
+  private readonly hosts: Array<MemberHostProcess | undefined>;
+  private readonly queue: PendingCall[] = [];
+  private readonly backoff: number[];
+  private nextId = 1;
+  private flushScheduled = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private authError: HsmError | undefined;
+  private closing = false;
+  private _state: MemberState = 'starting';
+  /** Host restarts since start. */
+  restarts = 0;
+  /** Milliseconds the last host took from spawn to logged in. */
+  lastConnectMs = 0;
+
+  constructor(readonly options: MemberOptions) {
+    super();
+    this.name = options.name;
+    const n = options.hostProcesses ?? 1;
+    this.hosts = new Array(n).fill(undefined);
+    this.backoff = new Array(n).fill(0);
+  }
+
+  /** Current state. */
+  get state(): MemberState {
+    return this._state;
+  }
+
+  /** Pids of the running host processes (tests kill them; operators look them up). */
+  get hostPids(): number[] {
+    return this.hosts.filter((h): h is MemberHostProcess => h?.alive === true).map((h) => h.pid);
+  }
+
+  /** Calls waiting for a host plus calls inside hosts. */
+  get load(): number {
+    return this.queue.length + this.hosts.reduce((n, h) => n + (h?.inflight.size ?? 0), 0);
+  }
+
+  /**
+   * Starts the hosts one after another (two processes initialising one SoftHSM file token at the
+   * same moment can fail, DESIGN.md). Fails if the first cannot start; later ones retry in the background.
+   */
+  async start(): Promise<void> {
+    for (let i = 0; i < this.hosts.length; i++) {
+      try {
+        await this.spawnHost(i);
+      } catch (err) {
+        if (i === 0 || HsmError.is(err, 'HSM_ERR_AUTH', 'HSM_ERR_PIN_LOCKED', 'HSM_ERR_CONFIG')) {
+          await this.close();
+          throw err;
+        }
+        this.scheduleRespawn(i);
+      }
+    }
+    this.setState('up');
+  }
+
+  /** Sends one operation to a host and resolves with its answer. */
+  call(
+    op: Op,
+    header: unknown,
+    body?: Uint8Array,
+    opts: CallOptions = {},
+  ): Promise<{ header: unknown; body?: Uint8Array }> {
+    if (this.closing)
+      return Promise.reject(
+        new HsmError('HSM_ERR_UNAVAILABLE', `member ${this.name} is closed`, { member: this.name }),
+      );
+    if (this.authError) return Promise.reject(this.authError);
+    const timeoutMs = opts.timeoutMs ?? this.options.operationTimeoutMs ?? 5000;
+    return new Promise((resolve, reject) => {
+      const call: PendingCall = {
+        id: this.nextId++ >>> 0,
+        op,
+        header,
+        idempotent: opts.idempotent ?? false,
+        retried: false,
+        deadline: Date.now() + timeoutMs,
+        timeoutMs,
+        resolve,
+        reject,
+      };
+      if (body !== undefined) call.body = body;
+      this.queue.push(call);
+      this.scheduleFlush();
+    });
+  }
+
+  /** Stops every host and fails what is still queued. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.setState('closed');
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const c of this.queue.splice(0))
+      c.reject(new HsmError('HSM_ERR_UNAVAILABLE', `member ${this.name} closed`, { member: this.name }));
+    await Promise.all(this.hosts.map((h) => h?.stop()));
+  }
+
+  private async spawnHost(index: number): Promise<void> {
+    const o = this.options;
+    const init: InitHeader = {
+      member: o.name,
+      module: o.module,
+      userType: o.userType ?? 'user',
+      poolSize: o.poolSize ?? 4,
+      asyncOperations: o.asyncOperations ?? false,
+      reloadIntervalMs: 1000,
+    };
+    if (o.slot !== undefined) init.slot = o.slot;
+    if (o.tokenLabel !== undefined) init.tokenLabel = o.tokenLabel;
+    if (o.pin !== undefined) init.pin = o.pin.reveal();
+    if (o.initArgs !== undefined) init.initArgs = o.initArgs;
+    const started = performance.now();
+    let host: MemberHostProcess;
+    try {
+      host = await MemberHostProcess.start(init, o.env ?? {}, o.startTimeoutMs ?? 15000);
+    } catch (err) {
+      if (HsmError.is(err, 'HSM_ERR_AUTH', 'HSM_ERR_PIN_LOCKED')) this.failAuth(err as HsmError);
+      throw err;
+    }
+    this.lastConnectMs = performance.now() - started;
+    if (this.closing) {
+      await host.stop();
+      return;
+    }
+    this.hosts[index] = host;
+    this.backoff[index] = 0;
+    host.on('drain', () => this.scheduleFlush());
+    host.once('exit', (exit: HostExit) => this.onHostExit(index, host, exit));
+    this.emit('host-up', { index, pid: host.pid });
+    this.scheduleFlush();
+  }
+
+  private onHostExit(index: number, host: MemberHostProcess, exit: HostExit): void {
+    if (this.hosts[index] === host) this.hosts[index] = undefined;
+    this.emit('host-exit', { index, pid: host.pid, ...exit, inflight: exit.inflight.length });
+    const retry: PendingCall[] = [];
+    for (const call of exit.inflight) {
+      if (exit.timedOut) {
+        call.reject(
+          new HsmError(
+            'HSM_ERR_TIMEOUT',
+            `no answer from the HSM within ${call.timeoutMs} ms; member host restarted`,
+            { member: this.name },
+          ),
+        );
+      } else if (call.idempotent && !call.retried && !this.closing) {
+        call.retried = true;
+        retry.push(call);
+      } else {
+        call.reject(
+          new HsmError(
+            'HSM_ERR_MEMBER_CRASHED',
+            `member host died (${describeExit(exit)}) with the request in flight`,
+            {
+              member: this.name,
+            },
+          ),
+        );
+      }
+    }
+    // Retried calls go first: they were accepted before anything still queued.
+    this.queue.unshift(...retry);
+    if (this.closing) return;
+    if (this.hostPids.length === 0) this.setState('down');
+    this.scheduleRespawn(index);
+    this.scheduleFlush();
+  }
+
+  private scheduleRespawn(index: number): void {
+    if (this.closing || this.authError) return;
+    const delay = this.backoff[index]!;
+    this.backoff[index] = Math.min(MAX_BACKOFF_MS, delay === 0 ? 100 : delay * 2);
+    this.restarts++;
+    setTimeout(() => {
+      if (this.closing || this.hosts[index]) return;
+      this.spawnHost(index).then(
+        () => this.setState(this.hostPids.length === this.hosts.length ? 'up' : 'degraded'),
+        (err) => {
+          this.emit('host-start-failed', { index, error: err });
+          this.scheduleRespawn(index);
+        },
+      );
+    }, delay).unref();
+    this.ensureSweep();
+  }
+
+  private failAuth(err: HsmError): void {
+    this.authError = err;
+    this.setState('auth_failed');
+    for (const c of this.queue.splice(0)) c.reject(err);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Hands queued calls to the least busy hosts, in batches. */
+  private flush(): void {
+    const batchSize = this.options.batchSize ?? 64;
+    while (this.queue.length > 0) {
+      const host = this.pickHost();
+      if (!host) break;
+      const batch: PendingCall[] = [];
+      while (batch.length < batchSize && this.queue.length > 0) {
+        const next = this.queue[0]!;
+        // Key generation goes alone, so it never holds a batch of signatures behind it.
+        if (next.op === 'generateKeyPair' && batch.length > 0) break;
+        batch.push(this.queue.shift()!);
+        if (next.op === 'generateKeyPair') break;
+      }
+      host.send(batch);
+    }
+    if (this.queue.length > 0) this.ensureSweep();
+  }
+
+  private pickHost(): MemberHostProcess | undefined {
+    let best: MemberHostProcess | undefined;
+    for (const h of this.hosts) {
+      if (!h?.alive || h.pendingBatches >= MAX_BATCHES_PER_HOST) continue;
+      // Prefer a host not stuck in a key generation; fall back to one if it is all we have.
+      if (
+        !best ||
+        (best.busyWithLongOp && !h.busyWithLongOp) ||
+        (best.busyWithLongOp === h.busyWithLongOp && h.inflight.size < best.inflight.size)
+      ) {
+        best = h;
+      }
+    }
+    if (best?.busyWithLongOp && this.queue[0]?.op !== 'generateKeyPair') {
+      const free = this.hosts.some((h) => h?.alive && !h.busyWithLongOp);
+      if (free) return undefined;
+    }
+    return best;
+  }
+
+  /** While calls wait, fail the ones whose deadline has passed. */
+  private ensureSweep(): void {
+    if (this.sweepTimer || this.closing) return;
+    this.sweepTimer = setInterval(() => {
+      const now = Date.now();
+      for (let i = this.queue.length - 1; i >= 0; i--) {
+        const c = this.queue[i]!;
+        if (c.deadline <= now) {
+          this.queue.splice(i, 1);
+          c.reject(
+            new HsmError(
+              'HSM_ERR_UNAVAILABLE',
+              `member ${this.name} could not serve the request within ${c.timeoutMs} ms`,
+              { member: this.name },
+            ),
+          );
+        }
+      }
+      if (this.queue.length === 0) {
+        clearInterval(this.sweepTimer);
+        this.sweepTimer = undefined;
+      }
+    }, 25);
+    this.sweepTimer.unref();
+  }
+
+  private setState(state: MemberState): void {
+    if (this._state === state) return;
+    const from = this._state;
+    this._state = state;
+    this.emit('state', { from, to: state });
+  }
+}

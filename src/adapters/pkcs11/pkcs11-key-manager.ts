@@ -1,0 +1,466 @@
+import { createPublicKey, constants as cryptoConstants, verify as cryptoVerify } from 'node:crypto';
+import { ecdsaRawToDer } from '../../crypto/ecdsa-signature.js';
+import { spkiToPem } from '../../crypto/public-key.js';
+import { HsmError, toHsmError } from '../../errors/index.js';
+import type { KeyAttributes, KeyInfo } from '../../kms/key-info.js';
+import type {
+  BatchSigner,
+  BatchSignResult,
+  CapabilityReport,
+  CapabilityReporter,
+  KeyDeleter,
+  KeyLister,
+  KeyManager,
+  RandomSource,
+  SignatureVerifier,
+} from '../../kms/key-manager.js';
+import { applyKeyPolicy, type KeyGenerationPolicy } from '../../kms/key-policy.js';
+import { KEY_TYPES, type KeyFamily, keySpec, parseKeyType } from '../../kms/key-spec.js';
+import { validateLabel } from '../../kms/labels.js';
+import type {
+  CreateKeyRequest,
+  KeyRef,
+  ListKeysRequest,
+  SignRequest,
+  VerifyRequest,
+} from '../../kms/requests.js';
+import { defaultAlgorithm, type SignAlgorithm } from '../../kms/sign-algorithm.js';
+import type { KeyMetadataRepository, KeyRecord } from '../../store/key-metadata.js';
+import { keyUri, parsePkcs11Uri } from '../../uri/pkcs11-uri.js';
+import { CKM, mechanismName } from './constants.js';
+import type { FoundKey, GenerateHeader, PublicKeyHeader } from './ipc/protocol.js';
+import type { MemberOptions } from './member.js';
+import { Pkcs11Member } from './member.js';
+import { planSign } from './sign-plan.js';
+import { tokenPublicKey } from './token-public-key.js';
+
+/** A key resolved on this member, cached so signing needs no lookup. */
+interface ResolvedKey {
+  id: string;
+  label: string;
+  family: KeyFamily;
+  type: string;
+  spki: Uint8Array;
+}
+
+/** Options of a PKCS#11 key manager. */
+export interface Pkcs11KeyManagerOptions {
+  /** Where key metadata and cached public keys live. Without it, metadata is refused. */
+  store?: KeyMetadataRepository;
+  /** Key-generation policy (minimum sizes, required attributes). */
+  policy?: KeyGenerationPolicy;
+}
+
+interface TokenDescription {
+  module: CapabilityReport['module'];
+  token: CapabilityReport['token'] & { flags: number };
+  mechanisms: Array<{ type: number; minKeySize: number; maxKeySize: number; flags: number }>;
+}
+
+/**
+ * A KeyManager over one PKCS#11 member (a module plus a token, served by member hosts).
+ * Keys are addressed by label or RFC 7512 URI; lookups must match exactly one key.
+ * Every private-key operation happens in the HSM; there is no software fallback.
+ */
+export class Pkcs11KeyManager
+  implements
+    KeyManager,
+    KeyLister,
+    KeyDeleter,
+    SignatureVerifier,
+    RandomSource,
+    BatchSigner,
+    CapabilityReporter
+{
+  private readonly resolved = new Map<string, ResolvedKey>();
+  private mechanisms = new Set<number>();
+  private description!: TokenDescription;
+  private keygenLock: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly member: Pkcs11Member,
+    private readonly opts: Pkcs11KeyManagerOptions,
+  ) {}
+
+  /** Starts the member's hosts, logs in, and reads the token's mechanisms. */
+  static async open(member: MemberOptions, opts: Pkcs11KeyManagerOptions = {}): Promise<Pkcs11KeyManager> {
+    const m = new Pkcs11Member(member);
+    await m.start();
+    const km = new Pkcs11KeyManager(m, opts);
+    try {
+      await km.refreshCapabilities();
+    } catch (err) {
+      await m.close();
+      throw err;
+    }
+    return km;
+  }
+
+  /** The token label of this member. */
+  get tokenLabel(): string {
+    return this.description.token.label;
+  }
+
+  /** Re-reads module, token and mechanism information. */
+  async refreshCapabilities(): Promise<void> {
+    const r = await this.member.call('capabilities', undefined, undefined, { idempotent: true });
+    this.description = r.header as TokenDescription;
+    this.mechanisms = new Set(this.description.mechanisms.map((m) => m.type));
+  }
+
+  async createKey(req: CreateKeyRequest): Promise<KeyInfo> {
+    const label = validateLabel(req.label);
+    if (!(KEY_TYPES as readonly string[]).includes(req.type)) parseKeyType(String(req.type));
+    const spec = keySpec(req.type);
+    const protection = applyKeyPolicy(spec, req.protection, this.opts.policy);
+    if (req.metadata && !this.opts.store) throw new HsmError('HSM_ERR_CONFIG', 'key metadata needs a store');
+    const header: GenerateHeader = {
+      label,
+      type: req.type,
+      protection,
+      usage: {
+        sign: req.usage?.sign ?? spec.canSign,
+        verify: req.usage?.verify ?? spec.canSign,
+        decrypt: req.usage?.decrypt ?? false,
+        wrap: req.usage?.wrap ?? false,
+        unwrap: req.usage?.unwrap ?? false,
+        derive: req.usage?.derive ?? false,
+      },
+    };
+    // One generation at a time per member: the label check and the generation then cannot interleave.
+    const run = this.keygenLock.then(() => this.generate(header, req));
+    this.keygenLock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async generate(header: GenerateHeader, req: CreateKeyRequest): Promise<KeyInfo> {
+    const r = await this.member.call('generateKeyPair', header, undefined, {
+      timeoutMs: this.member.options.keygenTimeoutMs ?? 120_000,
+    });
+    const out = r.header as { id: string; publicKey: PublicKeyHeader; attributes: KeyAttributes };
+    const pub = tokenPublicKey(out.publicKey);
+    const key: ResolvedKey = {
+      id: out.id,
+      label: header.label,
+      family: pub.family,
+      type: pub.type,
+      spki: pub.spki,
+    };
+    const uri = this.uriOf(key);
+    let record: KeyRecord | undefined;
+    if (this.opts.store) {
+      try {
+        record = await this.opts.store.insert({
+          uri,
+          member: this.member.name,
+          token: this.tokenLabel,
+          label: key.label,
+          idHex: key.id,
+          keyType: key.type,
+          status: 'active',
+          tags: req.metadata?.tags ?? {},
+          publicKeySpki: key.spki,
+          ...definedOnly({
+            purpose: req.metadata?.purpose,
+            expiresAt: req.metadata?.expiresAt,
+            ceremonyId: req.metadata?.ceremonyId,
+            owner: req.metadata?.owner,
+          }),
+        });
+      } catch (err) {
+        // A key without its metadata would be an orphan nobody can account for: undo the generation.
+        await this.member.call('deleteKey', { id: key.id }).catch(() => undefined);
+        throw toHsmError(err, 'HSM_ERR_STORE');
+      }
+    }
+    this.resolved.set(key.label, key);
+    return this.info(key, out.attributes, record);
+  }
+
+  async getKey(ref: KeyRef): Promise<KeyInfo> {
+    const found = await this.findOne(ref);
+    const key = await this.resolve(ref, found);
+    const record = await this.opts.store?.get(this.uriOf(key));
+    return this.info(key, found.attributes as unknown as KeyAttributes, record);
+  }
+
+  async getPublicKey(ref: KeyRef): Promise<Uint8Array> {
+    return (await this.resolve(ref)).spki;
+  }
+
+  async sign(req: SignRequest): Promise<Uint8Array> {
+    const key = await this.resolve(req.key);
+    const alg = req.algorithm ?? defaultAlgorithm(key.family);
+    const plan = planSign(key.family, alg, this.mechanisms, inputOf(req));
+    const header = plan.pss
+      ? { k: key.id, m: plan.mechanism, pss: plan.pss }
+      : { k: key.id, m: plan.mechanism };
+    let sig: Uint8Array;
+    try {
+      sig =
+        (await this.member.call('sign', header, plan.input, { idempotent: true })).body ?? new Uint8Array();
+    } catch (err) {
+      if (!HsmError.is(err, 'HSM_ERR_KEY_NOT_FOUND')) throw err;
+      // The cached id may belong to a key that was deleted and re-created under the same label.
+      this.forget(key);
+      const again = await this.resolve(req.key);
+      const h2 = { ...header, k: again.id };
+      sig = (await this.member.call('sign', h2, plan.input, { idempotent: true })).body ?? new Uint8Array();
+    }
+    return plan.ecdsa && req.format !== 'raw' ? ecdsaRawToDer(sig) : sig;
+  }
+
+  async signBatch(reqs: SignRequest[]): Promise<BatchSignResult[]> {
+    // Calls issued in one tick travel to the member host as one IPC batch.
+    return Promise.all(
+      reqs.map((r) =>
+        this.sign(r).then(
+          (signature): BatchSignResult => ({ ok: true, signature }),
+          (err): BatchSignResult => ({ ok: false, error: toHsmError(err) }),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Verifies with the cached public key in software: verification needs no secret, and an
+   * independent implementation (OpenSSL inside Node) is a useful check on the token.
+   */
+  async verify(req: VerifyRequest): Promise<boolean> {
+    const key = await this.resolve(req.key);
+    if (req.data === undefined || req.data.length === 0) {
+      throw new HsmError('HSM_ERR_INVALID_INPUT', 'verification needs the signed message (data)');
+    }
+    const alg: SignAlgorithm = req.algorithm ?? defaultAlgorithm(key.family);
+    const publicKey = createPublicKey({ key: Buffer.from(key.spki), format: 'der', type: 'spki' });
+    switch (alg.scheme) {
+      case 'rsa-pkcs1':
+        return cryptoVerify(
+          alg.hash!,
+          req.data,
+          { key: publicKey, padding: cryptoConstants.RSA_PKCS1_PADDING },
+          req.signature,
+        );
+      case 'rsa-pss':
+        return cryptoVerify(
+          alg.hash!,
+          req.data,
+          {
+            key: publicKey,
+            padding: cryptoConstants.RSA_PKCS1_PSS_PADDING,
+            saltLength: cryptoConstants.RSA_PSS_SALTLEN_DIGEST,
+          },
+          req.signature,
+        );
+      case 'ecdsa': {
+        const der = req.format === 'raw' ? ecdsaRawToDer(req.signature) : req.signature;
+        return cryptoVerify(alg.hash!, req.data, { key: publicKey, dsaEncoding: 'der' }, der);
+      }
+      case 'eddsa':
+        return cryptoVerify(null, req.data, publicKey, req.signature);
+      default:
+        throw new HsmError(
+          'HSM_ERR_MECHANISM_UNSUPPORTED',
+          `software verification of ${alg.scheme} is not available`,
+        );
+    }
+  }
+
+  async generateRandom(length: number): Promise<Uint8Array> {
+    if (!Number.isInteger(length) || length < 1 || length > 65536) {
+      throw new HsmError('HSM_ERR_INVALID_INPUT', 'random length must be an integer from 1 to 65536');
+    }
+    const r = await this.member.call('random', { length }, undefined, { idempotent: true });
+    return r.body ?? new Uint8Array();
+  }
+
+  async listKeys(req: ListKeysRequest = {}): Promise<KeyInfo[]> {
+    const found = (await this.member.call('findKeys', {}, undefined, { idempotent: true }))
+      .header as FoundKey[];
+    const keys = found.filter(
+      (f) => f.hasPrivate && (req.labelPrefix === undefined || f.label.startsWith(req.labelPrefix)),
+    );
+    const infos = await Promise.all(
+      keys.map(async (f) => {
+        const key = await this.resolveFound(f);
+        return this.info(
+          key,
+          f.attributes as unknown as KeyAttributes,
+          await this.opts.store?.get(this.uriOf(key)),
+        );
+      }),
+    );
+    return infos.sort((a, b) => a.label.localeCompare(b.label));
+  }
+
+  async deleteKey(ref: KeyRef): Promise<void> {
+    const found = await this.findOne(ref);
+    const key = await this.resolve(ref, found);
+    await this.member.call('deleteKey', { id: key.id });
+    this.forget(key);
+    await this.opts.store?.delete(this.uriOf(key));
+  }
+
+  async capabilities(): Promise<CapabilityReport[]> {
+    await this.refreshCapabilities();
+    const d = this.description;
+    const keyTypes = KEY_TYPES.filter((t) => this.canGenerate(t));
+    return [
+      {
+        member: this.member.name,
+        module: d.module,
+        token: {
+          label: d.token.label,
+          manufacturer: d.token.manufacturer,
+          model: d.token.model,
+          serial: d.token.serial,
+          slotId: d.token.slotId,
+          maxSessions: d.token.maxSessions,
+          maxRwSessions: d.token.maxRwSessions,
+          freePublicMemory: d.token.freePublicMemory,
+          freePrivateMemory: d.token.freePrivateMemory,
+        },
+        environment: { ...(this.member.options.env ?? {}) },
+        mechanisms: d.mechanisms
+          .map((m) => ({ ...m, name: mechanismName(m.type) }))
+          .sort((a, b) => a.type - b.type),
+        keyTypes,
+      },
+    ];
+  }
+
+  private canGenerate(type: (typeof KEY_TYPES)[number]): boolean {
+    const spec = keySpec(type);
+    const mech = {
+      rsa: CKM.RSA_PKCS_KEY_PAIR_GEN,
+      ec: CKM.EC_KEY_PAIR_GEN,
+      eddsa: CKM.EC_EDWARDS_KEY_PAIR_GEN,
+      'ml-dsa': CKM.ML_DSA_KEY_PAIR_GEN,
+      'ml-kem': CKM.ML_KEM_KEY_PAIR_GEN,
+    }[spec.family];
+    const info = this.description.mechanisms.find((m) => m.type === mech);
+    if (!info) return false;
+    return (
+      spec.family !== 'rsa' ||
+      info.maxKeySize === 0 ||
+      (spec.bits >= info.minKeySize && spec.bits <= info.maxKeySize)
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.member.close();
+  }
+
+  /** The canonical URI of a key on this member. */
+  uriOf(key: { label: string; id: string }): string {
+    return keyUri({
+      token: this.tokenLabel,
+      object: key.label,
+      id: Buffer.from(key.id, 'hex'),
+      type: 'private',
+    });
+  }
+
+  private forget(key: ResolvedKey): void {
+    for (const [ref, k] of this.resolved) if (k.id === key.id) this.resolved.delete(ref);
+  }
+
+  /** Finds the one key a reference names. */
+  private async findOne(ref: KeyRef): Promise<FoundKey> {
+    const query = this.queryOf(ref);
+    const found = (
+      (await this.member.call('findKeys', query, undefined, { idempotent: true })).header as FoundKey[]
+    ).filter((f) => f.hasPrivate);
+    const shown = typeof ref === 'string' ? ref.slice(0, 200) : '';
+    if (found.length === 0) {
+      throw new HsmError(
+        'HSM_ERR_KEY_NOT_FOUND',
+        `no private key matches ${shown} on token "${this.tokenLabel}"`,
+        {
+          member: this.member.name,
+        },
+      );
+    }
+    if (found.length > 1 || found[0]!.privateCount > 1) {
+      throw new HsmError('HSM_ERR_KEY_AMBIGUOUS', `several private keys match ${shown}; use a URI with id=`, {
+        member: this.member.name,
+      });
+    }
+    return found[0]!;
+  }
+
+  private queryOf(ref: KeyRef): { label?: string; id?: string } {
+    if (typeof ref !== 'string' || ref.length === 0)
+      throw new HsmError('HSM_ERR_INVALID_INPUT', 'a key reference is required');
+    if (!/^pkcs11:/i.test(ref)) return { label: validateLabel(ref) };
+    const uri = parsePkcs11Uri(ref);
+    if (uri.token !== undefined && uri.token !== this.tokenLabel) {
+      throw new HsmError(
+        'HSM_ERR_KEY_NOT_FOUND',
+        `the URI names token "${uri.token}", this member holds "${this.tokenLabel}"`,
+      );
+    }
+    if (uri.type !== undefined && uri.type !== 'private' && uri.type !== 'public') {
+      throw new HsmError('HSM_ERR_INVALID_URI', `a key URI has type=private or type=public, not ${uri.type}`);
+    }
+    if (uri.object === undefined && uri.id === undefined) {
+      throw new HsmError('HSM_ERR_INVALID_URI', 'a key URI needs object= or id=');
+    }
+    const q: { label?: string; id?: string } = {};
+    if (uri.object !== undefined) q.label = uri.object;
+    if (uri.id !== undefined) q.id = Buffer.from(uri.id).toString('hex');
+    return q;
+  }
+
+  private async resolve(ref: KeyRef, found?: FoundKey): Promise<ResolvedKey> {
+    const cached = this.resolved.get(ref);
+    if (cached) return cached;
+    const key = await this.resolveFound(found ?? (await this.findOne(ref)));
+    this.resolved.set(ref, key);
+    return key;
+  }
+
+  private async resolveFound(f: FoundKey): Promise<ResolvedKey> {
+    const r = await this.member.call('publicKey', { id: f.id }, undefined, { idempotent: true });
+    const pub = tokenPublicKey(r.header as PublicKeyHeader);
+    return { id: f.id, label: f.label, family: pub.family, type: pub.type, spki: pub.spki };
+  }
+
+  private info(key: ResolvedKey, attributes: KeyAttributes, record: KeyRecord | undefined): KeyInfo {
+    const info: KeyInfo = {
+      uri: this.uriOf(key),
+      label: key.label,
+      id: key.id,
+      type: key.type as KeyInfo['type'],
+      token: this.tokenLabel,
+      member: this.member.name,
+      attributes,
+      publicKeyPem: spkiToPem(key.spki),
+    };
+    if (record) {
+      info.metadata = {
+        tags: record.tags,
+        status: record.status,
+        createdAt: record.createdAt,
+        ...definedOnly({
+          purpose: record.purpose,
+          expiresAt: record.expiresAt,
+          ceremonyId: record.ceremonyId,
+          owner: record.owner,
+        }),
+      };
+    }
+    return info;
+  }
+}
+
+function inputOf(req: SignRequest): { data?: Uint8Array; digest?: Uint8Array } {
+  const out: { data?: Uint8Array; digest?: Uint8Array } = {};
+  if (req.data !== undefined) out.data = req.data;
+  if (req.digest !== undefined) out.digest = req.digest;
+  return out;
+}
+
+function definedOnly<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as never;
+}

@@ -1,0 +1,20 @@
+export {
+  type KeyListFilter,
+  KeyMetadataRepository,
+  type KeyPatch,
+  type KeyRecord,
+  type KeyStatus,
+  type NewKeyRecord,
+} from './key-metadata.js';
+export {
+  LATEST_MIGRATION,
+  MIGRATION_LOCK_TABLE,
+  MIGRATION_TABLE,
+  type MigrateOptions,
+  migrateToLatest,
+  migrationProvider,
+  migrations,
+  type StoreDialect,
+} from './migrations.js';
+export type { Database, KeyMetadataTable } from './schema.js';
+export { BUSY_TIMEOUT_MS, Store } from './store.js';

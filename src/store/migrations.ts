@@ -1,0 +1,193 @@
+import {
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  type MigrationResultSet,
+  Migrator,
+  sql,
+} from 'kysely';
+import { HsmError } from '../errors/index.js';
+import type { Database } from './schema.js';
+
+/**
+ * Schema migrations, as code so the store needs no migration files next to the build output.
+ *
+ * Rules for every migration here, because the same set must run on PostgreSQL later:
+ * - use Kysely's schema builder and portable types only (`text`, `integer`, `bigint`, `boolean`);
+ * - binary as base64 text, timestamps as ISO-8601 UTC text, structured values as JSON text;
+ * - never edit a migration that has shipped: add a new one. Names sort in run order.
+ */
+
+/** Name of the table where Kysely records which migrations ran (not Kysely's default, to be ours). */
+export const MIGRATION_TABLE = 'hsmkit_migration';
+
+/** Name of Kysely's migration lock table. */
+export const MIGRATION_LOCK_TABLE = 'hsmkit_migration_lock';
+
+/** The SQL dialects the store knows; decides how migrations are serialised between processes. */
+export type StoreDialect = 'sqlite' | 'postgres';
+
+/** Every migration of the store, keyed by name; Kysely runs them in name order. */
+export const migrations: Record<string, Migration> = {
+  '0001_key_metadata': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('key_metadata')
+        // NOT NULL spelled out: SQLite lets a non-INTEGER primary key hold NULL otherwise.
+        .addColumn('uri', 'text', (col) => col.primaryKey().notNull())
+        .addColumn('member', 'text', (col) => col.notNull())
+        .addColumn('token', 'text', (col) => col.notNull())
+        .addColumn('label', 'text', (col) => col.notNull())
+        .addColumn('id_hex', 'text', (col) => col.notNull())
+        .addColumn('key_type', 'text', (col) => col.notNull())
+        .addColumn('status', 'text', (col) =>
+          col.notNull().defaultTo('active').check(sql`status in ('active', 'archived')`),
+        )
+        .addColumn('purpose', 'text')
+        .addColumn('expires_at', 'text')
+        .addColumn('ceremony_id', 'text')
+        .addColumn('owner', 'text')
+        .addColumn('tags', 'text', (col) => col.notNull().defaultTo('{}'))
+        .addColumn('public_key_spki', 'text')
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .addColumn('updated_at', 'text', (col) => col.notNull())
+        .execute();
+      // findByLabel is the lookup certificate managers do on every signing request.
+      await db.schema
+        .createIndex('key_metadata_token_label_idx')
+        .on('key_metadata')
+        .columns(['token', 'label'])
+        .execute();
+      // list() orders by (created_at, label).
+      await db.schema
+        .createIndex('key_metadata_created_idx')
+        .on('key_metadata')
+        .columns(['created_at', 'label'])
+        .execute();
+      await db.schema.createIndex('key_metadata_member_idx').on('key_metadata').column('member').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('key_metadata').execute();
+    },
+  },
+};
+
+/** Name of the newest migration; a store at this migration is up to date. */
+export const LATEST_MIGRATION: string = Object.keys(migrations).sort().at(-1) as string;
+
+/** A Kysely migration provider over an in-memory set (default: {@link migrations}). */
+export function migrationProvider(set: Record<string, Migration> = migrations): MigrationProvider {
+  return { getMigrations: async () => set };
+}
+
+/** Options of {@link migrateToLatest}. */
+export interface MigrateOptions {
+  dialect: StoreDialect;
+  /** Replaces the built-in set; for tests. */
+  migrations?: Record<string, Migration>;
+}
+
+/**
+ * Brings the schema up to the newest migration. Safe to call from several processes at once.
+ * Throws HSM_ERR_STORE (with `details.migration`) when a migration fails or the store was
+ * migrated by a newer hsmkit.
+ */
+export async function migrateToLatest(db: Kysely<Database>, options: MigrateOptions): Promise<void> {
+  const set = options.migrations ?? migrations;
+  const known = Object.keys(set).sort();
+
+  let executed: string[];
+  try {
+    executed = await executedMigrations(db);
+  } catch (err) {
+    throw new HsmError('HSM_ERR_STORE', `cannot read the store's migration state: ${message(err)}`, {
+      cause: err,
+    });
+  }
+  // An older hsmkit must not read or write a schema it does not know (e.g. after a
+  // downgrade); saying "newer hsmkit" tells the operator to upgrade, not to repair.
+  const unknown = executed.find((name) => !Object.hasOwn(set, name));
+  if (unknown !== undefined) {
+    throw new HsmError(
+      'HSM_ERR_STORE',
+      `the store was migrated by a newer hsmkit (migration ${unknown} is unknown to this version)`,
+      { details: { migration: unknown } },
+    );
+  }
+  // The common case (every CLI run on an existing store) stays read-only, so opening a store
+  // never waits on another process's write lock.
+  if (known.every((name) => executed.includes(name))) return;
+
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider(set),
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+  });
+
+  if (options.dialect === 'postgres') {
+    // Kysely's PostgreSQL adapter runs migrations in one transaction under an advisory lock.
+    throwIfFailed(await runMigrator(migrator));
+    return;
+  }
+
+  // Kysely's SQLite adapter neither locks nor wraps migrations in a transaction, so two CLI
+  // processes opening a fresh store would both try to create the tables. BEGIN IMMEDIATE takes
+  // the write lock up front (waiting up to busy_timeout) and reads the migration table only
+  // after it has the lock, so the second process finds the work done. As SQLite DDL is
+  // transactional, it also makes a failed batch leave the schema untouched.
+  // This runs on the store's single connection before anyone else can use it.
+  try {
+    await sql`begin immediate`.execute(db);
+  } catch (err) {
+    throw new HsmError('HSM_ERR_STORE', `cannot lock the store for migration: ${message(err)}`, {
+      cause: err,
+    });
+  }
+  const result = await runMigrator(migrator);
+  if (result.error !== undefined) {
+    await sql`rollback`.execute(db).catch(() => undefined);
+    throwIfFailed(result);
+  }
+  try {
+    await sql`commit`.execute(db);
+  } catch (err) {
+    await sql`rollback`.execute(db).catch(() => undefined);
+    throw new HsmError('HSM_ERR_STORE', `cannot commit store migrations: ${message(err)}`, { cause: err });
+  }
+}
+
+async function runMigrator(migrator: Migrator): Promise<MigrationResultSet> {
+  try {
+    return await migrator.migrateToLatest();
+  } catch (err) {
+    // migrateToLatest reports failures in its result; this is for anything it lets escape.
+    return { error: err };
+  }
+}
+
+function throwIfFailed(result: MigrationResultSet): void {
+  if (result.error === undefined) return;
+  const failed = result.results?.find((r) => r.status === 'Error')?.migrationName;
+  const what = failed === undefined ? 'store migration failed' : `store migration ${failed} failed`;
+  throw new HsmError('HSM_ERR_STORE', `${what}: ${message(result.error)}`, {
+    cause: result.error,
+    ...(failed === undefined ? {} : { details: { migration: failed } }),
+  });
+}
+
+/** Names of the migrations already recorded in the store; empty for a fresh database. */
+async function executedMigrations(db: Kysely<Database>): Promise<string[]> {
+  const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+  if (!tables.some((t) => t.name === MIGRATION_TABLE)) return [];
+  const rows = await db
+    .withTables<{ [MIGRATION_TABLE]: { name: string; timestamp: string } }>()
+    .selectFrom(MIGRATION_TABLE)
+    .select('name')
+    .execute();
+  return rows.map((r) => r.name);
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
