@@ -1,4 +1,4 @@
-import type { KeyType } from './key-spec.js';
+import type { KeyFamily, KeyType } from './key-spec.js';
 import type { KeyMetadata } from './requests.js';
 
 /** Security-relevant attributes as read back from the token (never from our own request). */
@@ -24,8 +24,10 @@ export interface KeyInfo {
   label: string;
   /** CKA_ID, lowercase hex. */
   id: string;
-  /** Key type. */
-  type: KeyType;
+  /** Key type (`rsa-4096`, `ec-p384`, …; `rsa-1024` for a size hsmkit does not generate). */
+  type: KeyType | string;
+  /** Algorithm family. */
+  family: KeyFamily;
   /** Token label the key lives on. */
   token: string;
   /** hsmkit member that holds it. */

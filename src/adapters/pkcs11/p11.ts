@@ -32,6 +32,8 @@ export interface P11 {
   C_CloseSession(session: Handle): void;
   C_Login(session: Handle, userType: number, pin?: string): void;
   C_Logout(session: Handle): void;
+  C_InitToken(slot: Handle, soPin: string, label: string): string;
+  C_InitPIN(session: Handle, pin: string): void;
   C_FindObjectsInit(session: Handle, template: Attribute[]): void;
   C_FindObjects(session: Handle, max: number): Handle[];
   C_FindObjectsFinal(session: Handle): void;
@@ -76,4 +78,16 @@ export function methodOf(err: unknown): string | undefined {
 /** pkcs11js's parameter-type tag for RSA-PSS parameters. */
 export function rsaPssParamsType(): number {
   return pkcs11js().CK_PARAMS_RSA_PSS;
+}
+
+/** A blank-padded CK_UTF8CHAR field as text; also strips NUL padding, which some libraries write. */
+export function padded(field: string): string {
+  return field.replace(/[\s\0]+$/, '');
+}
+
+/** Pads a token label to the 32 bytes PKCS#11 expects, with blanks (pkcs11js would pad with NULs). */
+export function padLabel(label: string): string {
+  const bytes = Buffer.byteLength(label, 'utf8');
+  if (bytes > 32) throw new RangeError(`token label is ${bytes} bytes; PKCS#11 allows 32`);
+  return label + ' '.repeat(32 - bytes);
 }

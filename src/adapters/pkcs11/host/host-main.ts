@@ -17,6 +17,7 @@ import type {
   ReadyHeader,
   SignHeader,
 } from '../ipc/protocol.js';
+import { padded } from '../p11.js';
 import { KeyOps } from './key-ops.js';
 import { TokenConnection } from './token-connection.js';
 
@@ -118,7 +119,7 @@ function initialise(init: InitHeader): ReadyHeader {
   return {
     pid: process.pid,
     slotId: c.slot.readBigUInt64LE(0).toString(),
-    tokenLabel: c.tokenInfo.label.trimEnd(),
+    tokenLabel: padded(c.tokenInfo.label),
     poolSize: c.pool.max,
     connectMs: performance.now() - started,
   };
@@ -129,23 +130,24 @@ function describe(): unknown {
   const info = c.p11.C_GetInfo();
   const t = c.p11.C_GetTokenInfo(c.slot);
   const v = (x: { major: number; minor: number }) => `${x.major}.${x.minor}`;
+  // null = "no limit" (CK_EFFECTIVELY_INFINITE, 0) or "not reported" (CK_UNAVAILABLE_INFORMATION, all ones).
   const count = (n: number | bigint) => {
     const x = Number(n);
-    return x === 0xffffffff || x >= 2 ** 53 || x < 0 ? null : x;
+    return x === 0 || x === 0xffffffff || x >= 2 ** 53 || x < 0 ? null : x;
   };
   return {
     module: {
       path: c.init.module,
-      manufacturer: info.manufacturerID.trimEnd(),
-      description: info.libraryDescription.trimEnd(),
+      manufacturer: padded(info.manufacturerID),
+      description: padded(info.libraryDescription),
       cryptokiVersion: v(info.cryptokiVersion),
       libraryVersion: v(info.libraryVersion),
     },
     token: {
-      label: t.label.trimEnd(),
-      manufacturer: t.manufacturerID.trimEnd(),
-      model: t.model.trimEnd(),
-      serial: t.serialNumber.trimEnd(),
+      label: padded(t.label),
+      manufacturer: padded(t.manufacturerID),
+      model: padded(t.model),
+      serial: padded(t.serialNumber),
       slotId: c.slot.readBigUInt64LE(0).toString(),
       flags: t.flags,
       maxSessions: count(t.maxSessionCount),

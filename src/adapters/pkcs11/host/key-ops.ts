@@ -9,7 +9,7 @@ import type {
   PublicKeyHeader,
   SignHeader,
 } from '../ipc/protocol.js';
-import { type Attribute, ckrOf, type Handle, type Mechanism, rsaPssParamsType } from '../p11.js';
+import { type Attribute, ckrOf, type Handle, type Mechanism, padded, rsaPssParamsType } from '../p11.js';
 import { keyPairTemplate } from './templates.js';
 import type { TokenConnection } from './token-connection.js';
 
@@ -187,7 +187,7 @@ export class KeyOps {
 
   private checkMechanism(h: GenerateHeader, mech: number, size: number | undefined): void {
     const info = this.conn.mechanisms.get(mech);
-    const token = this.conn.tokenInfo.label.trimEnd();
+    const token = padded(this.conn.tokenInfo.label);
     if (!info) {
       throw new HsmError(
         'HSM_ERR_MECHANISM_UNSUPPORTED',

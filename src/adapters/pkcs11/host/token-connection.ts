@@ -1,7 +1,15 @@
 import { CKR_VALUES, HsmError } from '../../../errors/index.js';
 import { CKF, CKU } from '../constants.js';
 import type { InitHeader } from '../ipc/protocol.js';
-import { ckrOf, type Handle, loadModule, type MechanismInfo, type P11, type TokenInfo } from '../p11.js';
+import {
+  ckrOf,
+  type Handle,
+  loadModule,
+  type MechanismInfo,
+  type P11,
+  padded,
+  type TokenInfo,
+} from '../p11.js';
 import { fromP11 } from './p11-error.js';
 import { mayRetry, recoveryFor } from './recovery.js';
 import { SessionPool } from './session-pool.js';
@@ -100,7 +108,7 @@ export class TokenConnection {
       if (this.init.slot !== undefined) return slot.readBigUInt64LE(0) === BigInt(this.init.slot);
       if (this.init.tokenLabel !== undefined) {
         try {
-          return this.p11.C_GetTokenInfo(slot).label.trimEnd() === this.init.tokenLabel;
+          return padded(this.p11.C_GetTokenInfo(slot).label) === this.init.tokenLabel;
         } catch {
           return false;
         }

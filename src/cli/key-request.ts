@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { HsmError } from '../errors/index.js';
+import { type KeySpec, keyTypeFromParts } from '../kms/key-spec.js';
+import type { CreateKeyRequest } from '../kms/requests.js';
+
+/**
+ * The Key Generation Request JSON (`hsmkit key generate --request file.json`):
+ * ```json
+ * { "label": "issuing-ca-2026", "key_type": "RSA", "key_size": 4096,
+ *   "attributes": { "token": true, "private": true, "sensitive": true, "extractable": false,
+ *                   "sign": true, "verify": true, "wrap": false, "unwrap": false },
+ *   "metadata": { "purpose": "issuing-ca", "expiry_date": "2031-01-01", "ceremony_id": "C-17",
+ *                 "owner": "pki-team", "tags": { "env": "prod" } } }
+ * ```
+ * `key_type` may also be a full type (`ec-p384`, `ed25519`) with no size; `curve` names EC curves.
+ */
+const requestSchema = z.strictObject({
+  label: z.string(),
+  key_type: z.string(),
+  key_size: z.union([z.int().positive(), z.string()]).optional(),
+  curve: z.string().optional(),
+  attributes: z
+    .strictObject({
+      token: z.boolean().optional(),
+      private: z.boolean().optional(),
+      sensitive: z.boolean().optional(),
+      extractable: z.boolean().optional(),
+      sign: z.boolean().optional(),
+      verify: z.boolean().optional(),
+      decrypt: z.boolean().optional(),
+      wrap: z.boolean().optional(),
+      unwrap: z.boolean().optional(),
+      derive: z.boolean().optional(),
+    })
+    .optional(),
+  metadata: z
+    .strictObject({
+      purpose: z.string().max(256).optional(),
+      expiry_date: z.string().optional(),
+      ceremony_id: z.string().max(128).optional(),
+      owner: z.string().max(256).optional(),
+      tags: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
+});
+
+/** Parses and validates a Key Generation Request; errors name the JSON path. */
+export function parseKeyRequest(text: string): CreateKeyRequest {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new HsmError(
+      'HSM_ERR_INVALID_INPUT',
+      `the key request is not valid JSON: ${(err as Error).message}`,
+    );
+  }
+  const parsed = requestSchema.safeParse(json);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map(
+      (i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`,
+    );
+    throw new HsmError('HSM_ERR_INVALID_INPUT', `invalid key request:\n${lines.join('\n')}`, {
+      details: { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+    });
+  }
+  const r = parsed.data;
+  const spec: KeySpec = keyTypeFromParts(r.key_type, r.key_size ?? r.curve);
+  const req: CreateKeyRequest = { label: r.label, type: spec.type };
+  if (r.attributes) {
+    const a = r.attributes;
+    req.protection = pick({
+      token: a.token,
+      private: a.private,
+      sensitive: a.sensitive,
+      extractable: a.extractable,
+    });
+    req.usage = pick({
+      sign: a.sign,
+      verify: a.verify,
+      decrypt: a.decrypt,
+      wrap: a.wrap,
+      unwrap: a.unwrap,
+      derive: a.derive,
+    });
+  }
+  if (r.metadata) {
+    const m = r.metadata;
+    req.metadata = pick({
+      purpose: m.purpose,
+      expiresAt: m.expiry_date,
+      ceremonyId: m.ceremony_id,
+      owner: m.owner,
+      tags: m.tags,
+    });
+  }
+  return req;
+}
+
+function pick<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as never;
+}

@@ -1,0 +1,46 @@
+/**
+ * hsmkit command-line interface. Every command takes --json for machine-readable output;
+ * errors print their stable HSM_ERR_* code and exit non-zero (2 for bad input, 1 otherwise).
+ */
+import { Command, CommanderError } from 'commander';
+import { registerHsm } from './commands/hsm.js';
+import { registerInit } from './commands/init.js';
+import { registerKey } from './commands/key.js';
+import { registerSign } from './commands/sign.js';
+import { type GlobalOptions, reportError } from './output.js';
+
+/** Builds the program; exported so tests can drive it in-process. */
+export function buildProgram(): Command {
+  const program = new Command('hsmkit')
+    .description('Keep certificate-manager private keys in HSMs')
+    .version('0.1.0')
+    .option('--json', 'machine-readable output')
+    .option('--config <file>', 'configuration file (default: $HSMKIT_HOME/hsmkit.yaml)')
+    .showHelpAfterError()
+    .exitOverride();
+  const globals = () => program.opts<GlobalOptions>();
+  registerInit(program, globals);
+  registerHsm(program, globals);
+  registerKey(program, globals);
+  registerSign(program, globals);
+  for (const cmd of program.commands) {
+    cmd.exitOverride();
+    for (const sub of cmd.commands) sub.exitOverride();
+  }
+  return program;
+}
+
+/** Runs the CLI and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; usage errors were already printed by commander.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    return reportError(err, argv.includes('--json'));
+  }
+}

@@ -1,0 +1,470 @@
+import { z } from 'zod';
+import { ENV_NAME } from './interpolate.js';
+import type { PathSegment } from './issues.js';
+import type { Secret } from './secret.js';
+
+/** PKCS#11 providers hsmkit knows; `provider` (top level or per member) must be one of these. */
+export const PROVIDERS = [
+  'softhsm2',
+  'opencryptoki',
+  'nss',
+  'tpm2',
+  'p11-kit-remote',
+  'thales_luna',
+  'entrust_nshield',
+  'utimaco',
+  'aws_cloudhsm',
+  'azure_dedicated',
+  'gcp_kms',
+] as const;
+
+/** One of `PROVIDERS`. */
+export type Provider = (typeof PROVIDERS)[number];
+
+/** PKCS#11 user types for C_Login: CKU_USER, CKU_SO, or the vendor's crypto-officer role. */
+export const USER_TYPES = ['user', 'so', 'crypto_officer'] as const;
+
+/** Curves `security_policy.minimum_key_size.ecdsa` accepts. */
+export const ECDSA_CURVES = ['P-256', 'P-384', 'P-521'] as const;
+
+/** Defaults applied to settings that are merged from connection level into each member. */
+export const MEMBER_DEFAULTS = {
+  /** `user_type` when neither member nor connection gives one. */
+  userType: 'user',
+  /** `host_processes` when neither member nor connection gives one. */
+  hostProcesses: 1,
+} as const;
+
+/** Longest PKCS#11 token label in UTF-8 bytes (CK_TOKEN_INFO.label is 32 bytes). */
+export const MAX_TOKEN_LABEL_BYTES = 32;
+
+const MAX_MS = 3_600_000;
+
+// ---- leaf helpers: each gives one message for every way the value can be wrong ----
+
+function int(min: number, max: number, what = `an integer from ${min} to ${max}`) {
+  const error = `expected ${what}`;
+  return z.int({ error }).min(min, { error }).max(max, { error });
+}
+
+function ms(min = 1) {
+  return int(min, MAX_MS, `a duration in milliseconds from ${min} to ${MAX_MS}`);
+}
+
+function text(what = 'a non-empty string') {
+  const error = `expected ${what}`;
+  return z.string({ error }).min(1, { error });
+}
+
+function secretText() {
+  return z
+    .string({ error: 'expected a string (quote PINs and passwords in YAML)' })
+    .min(1, { error: 'expected a non-empty string' });
+}
+
+function bool() {
+  return z.boolean({ error: 'expected true or false' });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `expected one of: ${values.join(', ')}` });
+}
+
+const noWhitespace = (what: string) =>
+  text(what).regex(/^\S+$/, { error: `expected ${what} without spaces` });
+
+// ---- the file as written ----
+
+/** PKCS#11 settings allowed on `connection` (as defaults) and on each endpoint or member. */
+const pkcs11Shape = {
+  /** Path of the PKCS#11 library (absolute, relative to the config file when it has a `/`, or a bare library name). */
+  module: text('a path to a PKCS#11 library'),
+  /** Slot id to use; alternative to `token_label`. */
+  slot: int(0, Number.MAX_SAFE_INTEGER, 'a slot id (a non-negative integer)'),
+  /** Label of the token to use (at most 32 UTF-8 bytes); alternative to `slot`. */
+  token_label: text('a token label').refine((s) => Buffer.byteLength(s, 'utf8') <= MAX_TOKEN_LABEL_BYTES, {
+    error: `expected a token label of at most ${MAX_TOKEN_LABEL_BYTES} UTF-8 bytes`,
+  }),
+  /** The login PIN, usually `${ENV_VAR}`; alternative to `pin_file`. */
+  pin: secretText(),
+  /** File holding the login PIN (mode 600), relative to the config file; alternative to `pin`. */
+  pin_file: text('a file path'),
+  /** Who logs in; default `user` (applied after merging). */
+  user_type: oneOf(USER_TYPES),
+  /** Environment for the member host process (e.g. SOFTHSM2_CONF); member entries win over connection entries. */
+  env: z.record(
+    z.string().regex(ENV_NAME, { error: 'expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)' }),
+    z.string({ error: 'expected a string (quote numbers in env values)' }),
+    { error: 'expected a mapping of variable names to strings' },
+  ),
+  /** NSS-style library parameters passed as C_Initialize pReserved. */
+  init_args: text(),
+  /** Number of host processes loading the module; 1..16, default 1 (applied after merging). */
+  host_processes: int(1, 16),
+};
+
+/** Identity and placement of one endpoint or member. */
+const placementShape = {
+  /** Member name; default `host:port`, else `member-<index>`. */
+  name: noWhitespace('a name'),
+  /** Provider of this member; default the top-level `provider`. */
+  provider: oneOf(PROVIDERS),
+  /** Host name or address of a network HSM. */
+  host: noWhitespace('a host name or address'),
+  /** TCP port of a network HSM, 1..65535. */
+  port: int(1, 65535, 'a port from 1 to 65535'),
+  /** Region label, for placement-aware routing. */
+  region: text(),
+  /** Site (datacenter) label, for placement-aware routing. */
+  site: text(),
+};
+
+/** One entry of `connection.members`: host and port optional. */
+const memberSchema = z.strictObject(
+  { ...optionalShape(placementShape), ...optionalShape(pkcs11Shape) },
+  { error: 'expected a mapping' },
+);
+
+/** One entry of `connection.endpoints`: host and port required. */
+const endpointSchema = z.strictObject(
+  {
+    ...optionalShape(placementShape),
+    host: placementShape.host,
+    port: placementShape.port,
+    ...optionalShape(pkcs11Shape),
+  },
+  { error: 'expected a mapping with host and port' },
+);
+
+function optionalShape<S extends Record<string, z.ZodType>>(
+  shape: S,
+): { [K in keyof S]: z.ZodOptional<S[K]> } {
+  const out: Record<string, z.ZodType> = {};
+  for (const [key, schema] of Object.entries(shape)) out[key] = schema.optional();
+  return out as { [K in keyof S]: z.ZodOptional<S[K]> };
+}
+
+const connectionSchema = z.strictObject(
+  {
+    /** `local` (module on this host) or `network` (network-attached HSM); default `local`. */
+    type: oneOf(['local', 'network']).default('local'),
+    /** Network HSM endpoints (`host`, `port` and optional PKCS#11 settings); alternative to `members`. */
+    endpoints: z
+      .array(endpointSchema, { error: 'expected a list of endpoints' })
+      .min(1, { error: 'expected at least one endpoint' })
+      .optional(),
+    /** HSM members (like endpoints, host and port optional); alternative to `endpoints`. */
+    members: z
+      .array(memberSchema, { error: 'expected a list of members' })
+      .min(1, { error: 'expected at least one member' })
+      .optional(),
+    ...optionalShape(pkcs11Shape),
+  },
+  { error: 'expected a mapping' },
+);
+
+const authenticationSchema = z.strictObject(
+  {
+    /** Partition (token) name on a network HSM. */
+    partition: text().optional(),
+    /** Partition password, usually `${ENV_VAR}`; the members' PIN when none gives `pin` or `pin_file`. */
+    partition_password: secretText().optional(),
+    /** Client certificate for the HSM's TLS/NTLS link, relative to the config file. */
+    client_certificate: text('a file path').optional(),
+    /** Client private key for the HSM's TLS/NTLS link, relative to the config file. */
+    client_key: text('a file path').optional(),
+  },
+  { error: 'expected a mapping' },
+);
+
+const highAvailabilitySchema = z.strictObject(
+  {
+    /** `active_active` (all members serve) or `active_standby`; default `active_active`. */
+    mode: oneOf(['active_active', 'active_standby']).default('active_active'),
+    /** How requests are spread over members: `round_robin` or `least_loaded`; default `round_robin`. */
+    load_balancing: oneOf(['round_robin', 'least_loaded']).default('round_robin'),
+    /** Time before a silent member is failed over, default 1000 ms. */
+    failover_timeout_ms: ms().default(1000),
+    /** Retries of a retryable failure on another member, 0..10, default 3. */
+    retry_attempts: int(0, 10).default(3),
+    /** Interval between member health checks, default 5000 ms (at least 100). */
+    health_interval_ms: ms(100).default(5000),
+  },
+  { error: 'expected a mapping' },
+);
+
+const performanceSchema = z.strictObject(
+  {
+    /** Sessions kept open per member, 1..1024, default 4. */
+    connection_pool_size: int(1, 1024).default(4),
+    /** Deadline of one HSM operation, default 5000 ms. */
+    operation_timeout_ms: ms().default(5000),
+    /** Deadline of one key generation, default 120000 ms. */
+    keygen_timeout_ms: ms().default(120_000),
+    /** Largest batch of operations sent together, 1..4096, default 64. */
+    batch_size: int(1, 4096).default(64),
+    /** Whether operations may be pipelined asynchronously; default false. */
+    async_operations: bool().default(false),
+  },
+  { error: 'expected a mapping' },
+);
+
+const securityPolicySchema = z.strictObject(
+  {
+    /** Smallest key sizes generated or used; no minimum when absent. */
+    minimum_key_size: z
+      .strictObject(
+        {
+          /** Smallest RSA modulus in bits, 1024..16384. */
+          rsa: int(1024, 16384, 'an RSA key size in bits from 1024 to 16384').optional(),
+          /** Weakest allowed ECDSA curve: P-256, P-384 or P-521. */
+          ecdsa: oneOf(ECDSA_CURVES).optional(),
+        },
+        { error: 'expected a mapping' },
+      )
+      .prefault({}),
+    /** Attributes forced on generated private keys. */
+    key_attributes: z
+      .strictObject(
+        {
+          /** CKA_EXTRACTABLE; default false. */
+          extractable: bool().default(false),
+          /** CKA_TOKEN (the key outlives the session); default true. */
+          persistent: bool().default(true),
+          /** CKA_SENSITIVE; default true. */
+          sensitive: bool().default(true),
+        },
+        { error: 'expected a mapping' },
+      )
+      .prefault({}),
+    /** Mechanisms hsmkit may use (CKM_* names); all when absent. */
+    allowed_mechanisms: z
+      .array(
+        text().regex(/^CKM_[A-Z0-9_]+$/, { error: 'expected a mechanism name such as CKM_ECDSA_SHA384' }),
+        {
+          error: 'expected a list of mechanism names',
+        },
+      )
+      .min(1, { error: 'expected at least one mechanism (leave the key out to allow all)' })
+      .optional(),
+  },
+  { error: 'expected a mapping' },
+);
+
+const hsmConfigurationSchema = z.strictObject(
+  {
+    /** The PKCS#11 provider of the members (required; members may override it). */
+    provider: oneOf(PROVIDERS),
+    /** How to reach the HSM(s); default a single local member. */
+    connection: connectionSchema.prefault({}),
+    /** Partition and client credentials. */
+    authentication: authenticationSchema.prefault({}),
+    /** Failover and load balancing. */
+    high_availability: highAvailabilitySchema.prefault({}),
+    /** Pool sizes, timeouts and batching. */
+    performance: performanceSchema.prefault({}),
+    /** Key sizes, key attributes and allowed mechanisms. */
+    security_policy: securityPolicySchema.prefault({}),
+  },
+  { error: 'expected a mapping' },
+);
+
+const storeSchema = z.strictObject(
+  {
+    /** `sqlite` or `postgres`; default `sqlite`. */
+    driver: oneOf(['sqlite', 'postgres']).default('sqlite'),
+    /** SQLite file, relative to the config file; default the caller's (`~/.hsmkit/hsmkit.db`). */
+    path: text('a file path').optional(),
+    /** PostgreSQL connection URL, usually `${DATABASE_URL}`; required for `postgres`. */
+    url: secretText()
+      .regex(/^postgres(ql)?:\/\//, { error: 'expected a postgres:// or postgresql:// URL' })
+      .optional(),
+  },
+  { error: 'expected a mapping' },
+);
+
+/** Schema of the YAML file as written (snake_case); unknown keys are errors at every level. */
+export const configFileSchema = z.strictObject(
+  {
+    /** The HSM configuration (required). */
+    hsm_configuration: hsmConfigurationSchema,
+    /** The metadata store; default SQLite at the caller's default path. */
+    store: storeSchema.prefault({}),
+  },
+  { error: 'expected a mapping with hsm_configuration' },
+);
+
+/** The YAML file after schema validation and defaults, before normalisation. */
+export type ConfigFile = z.output<typeof configFileSchema>;
+
+/** One endpoint or member entry as written. */
+export type MemberEntry = z.output<typeof memberSchema>;
+
+/** The `connection` section as written. */
+export type ConnectionSection = z.output<typeof connectionSchema>;
+
+// ---- normalised output ----
+
+/** One HSM member (module + token) after merging connection-level defaults. */
+export interface MemberConfig {
+  /** Member name: given, else `host:port`, else `member-<index>` (`default` for the implicit single member). */
+  name: string;
+  /** Provider: the member's, else the top-level `provider`. */
+  provider: string;
+  /** Path of the PKCS#11 library (absolute when it was a relative path). */
+  module?: string;
+  /** Slot id, when the token is chosen by slot. */
+  slot?: number;
+  /** Token label, when the token is chosen by label. */
+  tokenLabel?: string;
+  /** Login PIN: member.pin ?? connection.pin ?? authentication.partition_password. */
+  pin?: Secret;
+  /** Absolute path of the PIN file, when the PIN is read from a file at login time. */
+  pinFile?: string;
+  /** Who logs in; default `user`. */
+  userType: 'user' | 'so' | 'crypto_officer';
+  /** Environment for the host process: connection.env merged with member.env (member wins). */
+  env: Record<string, string>;
+  /** NSS-style C_Initialize parameters. */
+  initArgs?: string;
+  /** Host processes loading the module; default 1. */
+  hostProcesses: number;
+  /** Network HSM host. */
+  host?: string;
+  /** Network HSM port. */
+  port?: number;
+  /** Region label. */
+  region?: string;
+  /** Site label. */
+  site?: string;
+}
+
+/** The normalised hsmkit configuration. */
+export interface HsmkitConfig {
+  /** Top-level provider. */
+  provider: string;
+  /** `local` or `network`; default `local`. */
+  connectionType: 'local' | 'network';
+  /** Endpoints/members; when neither is given, exactly one member named `default` built from the connection-level fields. */
+  members: MemberConfig[];
+  /** Partition and client credential paths. */
+  authentication: {
+    /** Partition (token) name on a network HSM. */
+    partition?: string;
+    /** Absolute path of the client certificate. */
+    clientCertificate?: string;
+    /** Absolute path of the client private key. */
+    clientKey?: string;
+  };
+  /** Failover and load balancing. */
+  highAvailability: {
+    /** Default `active_active`. */
+    mode: 'active_active' | 'active_standby';
+    /** Default `round_robin`. */
+    loadBalancing: 'round_robin' | 'least_loaded';
+    /** Default 1000 ms. */
+    failoverTimeoutMs: number;
+    /** 0..10, default 3. */
+    retryAttempts: number;
+    /** Default 5000 ms. */
+    healthIntervalMs: number;
+  };
+  /** Pool sizes, timeouts and batching. */
+  performance: {
+    /** 1..1024, default 4. */
+    connectionPoolSize: number;
+    /** Default 5000 ms. */
+    operationTimeoutMs: number;
+    /** Default 120000 ms. */
+    keygenTimeoutMs: number;
+    /** 1..4096, default 64. */
+    batchSize: number;
+    /** Default false. */
+    asyncOperations: boolean;
+  };
+  /** Key sizes, key attributes and allowed mechanisms. */
+  securityPolicy: {
+    /** Smallest key sizes; a missing entry means no minimum. */
+    minimumKeySize: {
+      /** Smallest RSA modulus in bits. */
+      rsa?: number;
+      /** Weakest allowed ECDSA curve. */
+      ecdsa?: 'P-256' | 'P-384' | 'P-521';
+    };
+    /** Attributes forced on generated private keys. */
+    keyAttributes: {
+      /** CKA_EXTRACTABLE; default false. */
+      extractable: boolean;
+      /** CKA_TOKEN; default true. */
+      persistent: boolean;
+      /** CKA_SENSITIVE; default true. */
+      sensitive: boolean;
+    };
+    /** Allowed CKM_* mechanisms; absent means all. */
+    allowedMechanisms?: string[];
+  };
+  /** Metadata store: SQLite (absolute `path`, or absent for the caller's default) or PostgreSQL (`url` as a Secret). */
+  store: { driver: 'sqlite'; path?: string } | { driver: 'postgres'; url: Secret };
+  /** Where the configuration came from (a file path), when known. */
+  source?: string;
+}
+
+// ---- schema introspection (used for interpolated values and unknown-key hints) ----
+
+interface DefLike {
+  type: string;
+  shape?: Record<string, z.ZodType>;
+  element?: z.ZodType;
+  innerType?: z.ZodType;
+  valueType?: z.ZodType;
+  in?: z.ZodType;
+}
+
+function defOf(schema: z.ZodType): DefLike {
+  return schema._zod.def as unknown as DefLike;
+}
+
+const WRAPPERS = new Set(['optional', 'default', 'prefault', 'nullable', 'readonly', 'catch', 'nonoptional']);
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let current = schema;
+  for (let guard = 0; guard < 16; guard++) {
+    const def = defOf(current);
+    if (WRAPPERS.has(def.type) && def.innerType !== undefined) current = def.innerType;
+    else if (def.type === 'pipe' && def.in !== undefined) current = def.in;
+    else break;
+  }
+  return current;
+}
+
+/** The schema found at a YAML path of the file, or undefined when the path is not part of the schema. */
+export function schemaAt(
+  segments: readonly PathSegment[],
+  root: z.ZodType = configFileSchema,
+): z.ZodType | undefined {
+  let current: z.ZodType | undefined = root;
+  for (const seg of segments) {
+    if (current === undefined) return undefined;
+    const def = defOf(unwrap(current));
+    if (def.type === 'object' && typeof seg === 'string' && def.shape !== undefined) {
+      current = Object.hasOwn(def.shape, seg) ? def.shape[seg] : undefined;
+    } else if (def.type === 'array' && typeof seg === 'number') current = def.element;
+    else if (def.type === 'record' && typeof seg === 'string') current = def.valueType;
+    else return undefined;
+  }
+  return current === undefined ? undefined : unwrap(current);
+}
+
+/** The scalar kind the schema expects at a path (`number`, `boolean`, `string`, …), if any. */
+export function kindAt(segments: readonly PathSegment[]): string | undefined {
+  const schema = schemaAt(segments);
+  return schema === undefined ? undefined : defOf(schema).type;
+}
+
+/** The keys the schema allows in the mapping at a path (for "did you mean" hints). */
+export function keysAt(segments: readonly PathSegment[]): string[] {
+  const schema = schemaAt(segments);
+  if (schema === undefined) return [];
+  const def = defOf(schema);
+  return def.type === 'object' && def.shape !== undefined ? Object.keys(def.shape) : [];
+}
