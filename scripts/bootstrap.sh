@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what hsmkit needs on Debian 12 and builds it. Idempotent: a second run installs nothing.
+# Needs root for apt-get (CI and the project's machines run as root); with sudo available it uses it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: SoftHSM2 (dev token), OpenSC (pkcs11-tool, pkcs11-spy for tests), OpenSSL (verifies
+# everything hsmkit produces), a C compiler (bench baseline, native addons).
+PACKAGES=(softhsm2 opensc opensc-pkcs11 openssl gcc make g++ python3)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "bootstrap: need root to install: ${missing[*]}" >&2; exit 1; }
+    SUDO="sudo"
+  fi
+  echo "bootstrap: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Node dependencies, exactly as locked. Reinstall only when the lock changed since the last install.
+stamp=node_modules/.hsmkit-lock-stamp
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+
+npm run --silent build
