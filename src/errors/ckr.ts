@@ -7,7 +7,9 @@ import type { ErrorCode } from './codes.js';
  *
  * Modules disagree on codes for the same failure (a stale key handle is
  * CKR_OBJECT_HANDLE_INVALID in SoftHSM and CKR_KEY_HANDLE_INVALID in others), so several
- * CKRs deliberately share one hsmkit code.
+ * CKRs deliberately share one hsmkit code. CKR_ARGUMENTS_BAD means hsmkit passed bad arguments,
+ * which a client cannot fix, so it is internal; the SESSION_*_EXISTS conflicts are state errors
+ * that a retry would not cure, so they are not the retryable HSM_ERR_SESSION.
  */
 export const CKR: Record<number, { name: string; code: ErrorCode }> = {
   0x00: { name: 'CKR_OK', code: 'HSM_ERR_INTERNAL' },
@@ -16,7 +18,7 @@ export const CKR: Record<number, { name: string; code: ErrorCode }> = {
   0x03: { name: 'CKR_SLOT_ID_INVALID', code: 'HSM_ERR_TOKEN_NOT_PRESENT' },
   0x05: { name: 'CKR_GENERAL_ERROR', code: 'HSM_ERR_INTERNAL' },
   0x06: { name: 'CKR_FUNCTION_FAILED', code: 'HSM_ERR_INTERNAL' },
-  0x07: { name: 'CKR_ARGUMENTS_BAD', code: 'HSM_ERR_INVALID_INPUT' },
+  0x07: { name: 'CKR_ARGUMENTS_BAD', code: 'HSM_ERR_INTERNAL' },
   0x08: { name: 'CKR_NO_EVENT', code: 'HSM_ERR_INTERNAL' },
   0x09: { name: 'CKR_NEED_TO_CREATE_THREADS', code: 'HSM_ERR_INTERNAL' },
   0x0a: { name: 'CKR_CANT_LOCK', code: 'HSM_ERR_INTERNAL' },
@@ -61,9 +63,9 @@ export const CKR: Record<number, { name: string; code: ErrorCode }> = {
   0xb3: { name: 'CKR_SESSION_HANDLE_INVALID', code: 'HSM_ERR_SESSION' },
   0xb4: { name: 'CKR_SESSION_PARALLEL_NOT_SUPPORTED', code: 'HSM_ERR_NOT_SUPPORTED' },
   0xb5: { name: 'CKR_SESSION_READ_ONLY', code: 'HSM_ERR_TOKEN_READ_ONLY' },
-  0xb6: { name: 'CKR_SESSION_EXISTS', code: 'HSM_ERR_SESSION' },
-  0xb7: { name: 'CKR_SESSION_READ_ONLY_EXISTS', code: 'HSM_ERR_SESSION' },
-  0xb8: { name: 'CKR_SESSION_READ_WRITE_SO_EXISTS', code: 'HSM_ERR_SESSION' },
+  0xb6: { name: 'CKR_SESSION_EXISTS', code: 'HSM_ERR_INTERNAL' },
+  0xb7: { name: 'CKR_SESSION_READ_ONLY_EXISTS', code: 'HSM_ERR_INTERNAL' },
+  0xb8: { name: 'CKR_SESSION_READ_WRITE_SO_EXISTS', code: 'HSM_ERR_INTERNAL' },
   0xc0: { name: 'CKR_SIGNATURE_INVALID', code: 'HSM_ERR_DATA_INVALID' },
   0xc1: { name: 'CKR_SIGNATURE_LEN_RANGE', code: 'HSM_ERR_DATA_INVALID' },
   0xd0: { name: 'CKR_TEMPLATE_INCOMPLETE', code: 'HSM_ERR_TEMPLATE' },

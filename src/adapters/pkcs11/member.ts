@@ -141,7 +141,12 @@ export class Pkcs11Member extends EventEmitter {
         deadline: Date.now() + timeoutMs,
         timeoutMs,
         resolve,
-        reject,
+        reject: (err) => {
+          // A PIN refused mid-life (re-login after a token reset) stops the member for good, so a
+          // respawned host does not try the same PIN again.
+          if (HsmError.is(err, 'HSM_ERR_AUTH', 'HSM_ERR_PIN_LOCKED') && !this.authError) this.failAuth(err);
+          reject(err);
+        },
       };
       if (body !== undefined) call.body = body;
       this.queue.push(call);

@@ -9,6 +9,7 @@ const EVICT = new Set<number>([
   // A session left with an operation active (a previous caller died between Init and Final) is
   // unusable until that operation ends; a fresh session is the simplest cure.
   0x90, // CKR_OPERATION_ACTIVE
+  0x91, // CKR_OPERATION_NOT_INITIALIZED: the session's operation state is not what we expect
 ]);
 
 const RELOAD = new Set<number>([
@@ -18,6 +19,7 @@ const RELOAD = new Set<number>([
   CKR_VALUES.TOKEN_NOT_PRESENT,
   0x03, // CKR_SLOT_ID_INVALID: the slot list changed under us (a re-plugged or re-initialised token)
   0xe1, // CKR_TOKEN_NOT_RECOGNIZED
+  0x1b6, // CKR_FIPS_SELF_TEST_FAILED: re-initialising the module runs the self-tests again
 ]);
 
 const AUTH = new Set<number>([

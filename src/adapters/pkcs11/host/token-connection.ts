@@ -208,7 +208,11 @@ export class TokenConnection {
     }
   }
 
-  /** Puts the session back or evicts it, recovers, and returns only when the caller should retry. */
+  /**
+   * Puts the session back or evicts it and always applies the recovery (so a device error on a
+   * key generation still reloads the module and frees its session); returns only when the caller
+   * should run the operation again.
+   */
   private afterFailure(
     err: unknown,
     what: string,
@@ -220,13 +224,20 @@ export class TokenConnection {
     const recovery = recoveryFor(e.ckr);
     if (session) {
       if (recovery === 'evict-session') this.pool.evict(session);
-      // After a reload the old sessions no longer exist; the pool was emptied by reload().
+      // After a reload the old sessions no longer exist; reload() empties the pool.
       else if (recovery !== 'reload-module') this.pool.release(session);
     }
     if (recovery === 'fail-auth') this.authFailure = e;
-    if (attempt >= 1 || !mayRetry(recovery, idempotent)) throw e;
-    if (recovery === 'relogin') this.login();
-    else if (recovery === 'reload-module') this.reload();
+    const retry = attempt < 1 && mayRetry(recovery, idempotent);
+    try {
+      if (recovery === 'relogin') this.login();
+      else if (recovery === 'reload-module') this.reload();
+    } catch (recoveryError) {
+      // The recovery itself failed (rate-limited reload, token still gone, PIN now refused):
+      // report that when we would have retried, else the original failure.
+      if (retry) throw recoveryError;
+    }
+    if (!retry) throw e;
   }
 
   /** Closes sessions and finalises the module (host shutdown). */
