@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { HsmError } from '../errors/index.js';
 import { type KeySpec, keyTypeFromParts } from '../kms/key-spec.js';
 import type { CreateKeyRequest } from '../kms/requests.js';
+import { withoutUndefined } from '../kms/without-undefined.js';
 
 /**
  * The Key Generation Request JSON (`hsmkit key generate --request file.json`):
@@ -69,13 +70,13 @@ export function parseKeyRequest(text: string): CreateKeyRequest {
   const req: CreateKeyRequest = { label: r.label, type: spec.type };
   if (r.attributes) {
     const a = r.attributes;
-    req.protection = pick({
+    req.protection = withoutUndefined({
       token: a.token,
       private: a.private,
       sensitive: a.sensitive,
       extractable: a.extractable,
     });
-    req.usage = pick({
+    req.usage = withoutUndefined({
       sign: a.sign,
       verify: a.verify,
       decrypt: a.decrypt,
@@ -86,7 +87,7 @@ export function parseKeyRequest(text: string): CreateKeyRequest {
   }
   if (r.metadata) {
     const m = r.metadata;
-    req.metadata = pick({
+    req.metadata = withoutUndefined({
       purpose: m.purpose,
       expiresAt: m.expiry_date,
       ceremonyId: m.ceremony_id,
@@ -95,8 +96,4 @@ export function parseKeyRequest(text: string): CreateKeyRequest {
     });
   }
   return req;
-}
-
-function pick<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as never;
 }

@@ -5,3 +5,4 @@ export * from './key-spec.js';
 export * from './labels.js';
 export * from './requests.js';
 export * from './sign-algorithm.js';
+export * from './without-undefined.js';

@@ -25,6 +25,7 @@ import type {
   VerifyRequest,
 } from '../../kms/requests.js';
 import { defaultAlgorithm, type SignAlgorithm } from '../../kms/sign-algorithm.js';
+import { withoutUndefined } from '../../kms/without-undefined.js';
 import type { KeyMetadataRepository, KeyRecord } from '../../store/key-metadata.js';
 import { keyUri, parsePkcs11Uri } from '../../uri/pkcs11-uri.js';
 import { CKM, mechanismName } from './constants.js';
@@ -160,7 +161,7 @@ export class Pkcs11KeyManager
           status: 'active',
           tags: req.metadata?.tags ?? {},
           publicKeySpki: key.spki,
-          ...definedOnly({
+          ...withoutUndefined({
             purpose: req.metadata?.purpose,
             expiresAt: req.metadata?.expiresAt,
             ceremonyId: req.metadata?.ceremonyId,
@@ -443,7 +444,7 @@ export class Pkcs11KeyManager
         tags: record.tags,
         status: record.status,
         createdAt: record.createdAt,
-        ...definedOnly({
+        ...withoutUndefined({
           purpose: record.purpose,
           expiresAt: record.expiresAt,
           ceremonyId: record.ceremonyId,
@@ -460,8 +461,4 @@ function inputOf(req: SignRequest): { data?: Uint8Array; digest?: Uint8Array } {
   if (req.data !== undefined) out.data = req.data;
   if (req.digest !== undefined) out.digest = req.digest;
   return out;
-}
-
-function definedOnly<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as never;
 }
