@@ -24,6 +24,11 @@ export function validateLabel(label: unknown): string {
       `the key label is ${bytes} bytes; the limit is ${MAX_LABEL_BYTES}`,
     );
   }
+  // Labels and URIs share one namespace wherever a key reference is accepted, so a label that
+  // reads as a URI could stand in for another key.
+  if (/^pkcs11:/i.test(label)) {
+    throw new HsmError('HSM_ERR_INVALID_INPUT', 'a key label cannot start with "pkcs11:" (that is a URI)');
+  }
   if (label.trim() !== label) {
     throw new HsmError('HSM_ERR_INVALID_INPUT', 'the key label starts or ends with white space');
   }
