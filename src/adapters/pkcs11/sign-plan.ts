@@ -65,7 +65,8 @@ export function planSign(
   };
 
   if (alg.scheme === 'eddsa' || alg.scheme === 'ml-dsa') {
-    if (family !== alg.scheme) throw new HsmError('HSM_ERR_INVALID_INPUT', `${alg.scheme} does not fit a ${family} key`);
+    if (family !== alg.scheme)
+      throw new HsmError('HSM_ERR_INVALID_INPUT', `${alg.scheme} does not fit a ${family} key`);
     if (data === undefined)
       throw new HsmError(
         'HSM_ERR_INVALID_INPUT',
