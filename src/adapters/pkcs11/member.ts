@@ -68,6 +68,7 @@ export class Pkcs11Member extends EventEmitter {
   private nextId = 1;
   private flushScheduled = false;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly respawnTimers = new Set<NodeJS.Timeout>();
   private authError: HsmError | undefined;
   private closing = false;
   private _state: MemberState = 'starting';
@@ -159,6 +160,8 @@ export class Pkcs11Member extends EventEmitter {
     this.closing = true;
     this.setState('closed');
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const t of this.respawnTimers) clearTimeout(t);
+    this.respawnTimers.clear();
     for (const c of this.queue.splice(0))
       c.reject(new HsmError('HSM_ERR_UNAVAILABLE', `member ${this.name} closed`, { member: this.name }));
     await Promise.all(this.hosts.map((h) => h?.stop()));
@@ -240,7 +243,9 @@ export class Pkcs11Member extends EventEmitter {
     const delay = this.backoff[index]!;
     this.backoff[index] = Math.min(MAX_BACKOFF_MS, delay === 0 ? 100 : delay * 2);
     this.restarts++;
-    setTimeout(() => {
+    // Not unref'd: callers waiting for the respawn must keep the process alive. close() clears it.
+    const timer = setTimeout(() => {
+      this.respawnTimers.delete(timer);
       if (this.closing || this.hosts[index]) return;
       this.spawnHost(index).then(
         () => this.setState(this.hostPids.length === this.hosts.length ? 'up' : 'degraded'),
@@ -249,7 +254,8 @@ export class Pkcs11Member extends EventEmitter {
           this.scheduleRespawn(index);
         },
       );
-    }, delay).unref();
+    }, delay);
+    this.respawnTimers.add(timer);
     this.ensureSweep();
   }
 
@@ -330,7 +336,6 @@ export class Pkcs11Member extends EventEmitter {
         this.sweepTimer = undefined;
       }
     }, 25);
-    this.sweepTimer.unref();
   }
 
   private setState(state: MemberState): void {
