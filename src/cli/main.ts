@@ -3,6 +3,7 @@
  * errors print their stable HSM_ERR_* code and exit non-zero (2 for bad input, 1 otherwise).
  */
 import { Command, CommanderError } from 'commander';
+import { HsmError } from '../errors/index.js';
 import { registerHsm } from './commands/hsm.js';
 import { registerInit } from './commands/init.js';
 import { registerKey } from './commands/key.js';
@@ -38,8 +39,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // Help and version exit 0; usage errors were already printed by commander.
-      return err.exitCode === 0 ? 0 : 2;
+      // Help and version exit 0; usage errors were already printed by commander, and with --json
+      // they are also given as a coded error so scripts need not parse usage text.
+      if (err.exitCode === 0) return 0;
+      if (argv.includes('--json')) reportError(new HsmError('HSM_ERR_INVALID_INPUT', err.message), true);
+      return 2;
     }
     return reportError(err, argv.includes('--json'));
   }

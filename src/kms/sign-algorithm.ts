@@ -48,7 +48,15 @@ export function parseSignAlgorithm(input: string | undefined, family: KeyFamily)
   if (input === undefined || input === '') return defaultAlgorithm(family);
   const norm = input.trim().toLowerCase().replace(/_/g, '-');
   const hashOnly = HASHES[norm];
-  if (hashOnly) return defaultAlgorithm(family, hashOnly);
+  if (hashOnly) {
+    if (family === 'eddsa' || family === 'ml-dsa') {
+      throw new HsmError(
+        'HSM_ERR_INVALID_INPUT',
+        `${family} signs the message itself; a hash (${input}) does not apply`,
+      );
+    }
+    return defaultAlgorithm(family, hashOnly);
+  }
   const m = /^(rsa-pkcs1|rsa-pss|pkcs1|pss|ecdsa|eddsa|ed25519|ed448|ml-dsa)(?:-(sha-?\d{3}))?$/.exec(norm);
   if (!m) throw new HsmError('HSM_ERR_INVALID_INPUT', `unknown signature algorithm "${input.slice(0, 64)}"`);
   const schemeWord = m[1]!;

@@ -33,7 +33,9 @@ export function initToken(req: TokenInitRequest): { slotId: string } {
     } catch (err) {
       throw fromP11(err, 'init', 'initialise token');
     }
-    // SoftHSM moves an initialised token to a new slot id: find it again by label.
+    // SoftHSM moves an initialised token to a new slot id, visible only after re-initialising.
+    p11.C_Finalize();
+    p11.C_Initialize({ flags: CKF.OS_LOCKING_OK });
     const slot = findByLabel(p11, req.label);
     const session = p11.C_OpenSession(slot, CKF.SERIAL_SESSION | CKF.RW_SESSION);
     try {

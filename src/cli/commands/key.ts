@@ -1,4 +1,3 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { HsmError } from '../../errors/index.js';
@@ -6,6 +5,7 @@ import type { KeyInfo } from '../../kms/key-info.js';
 import { parseKeyType } from '../../kms/key-spec.js';
 import type { CreateKeyRequest, KeyMetadata } from '../../kms/requests.js';
 import { withContext } from '../context.js';
+import { assertWritable, readInput, writeOutput } from '../files.js';
 import { parseKeyRequest } from '../key-request.js';
 import { emit, type GlobalOptions, required, table } from '../output.js';
 
@@ -97,7 +97,7 @@ export function registerKey(program: Command, globals: () => GlobalOptions): voi
         if (o.type !== undefined || o.label !== undefined) {
           throw new HsmError('HSM_ERR_INVALID_INPUT', '--request cannot be combined with --type or --label');
         }
-        req = parseKeyRequest(readFileSync(o.request, 'utf8'));
+        req = parseKeyRequest(readInput(o.request).toString('utf8'));
         const extra = parseMeta(o.meta);
         if (extra)
           req.metadata = { ...req.metadata, ...extra, tags: { ...req.metadata?.tags, ...extra.tags } };
@@ -149,6 +149,7 @@ export function registerKey(program: Command, globals: () => GlobalOptions): voi
     .option('--out <file>', 'output file (default: stdout)')
     .option('--force', 'overwrite an existing file')
     .action(async (ref: string, o: { out?: string; force?: boolean }) => {
+      if (o.out !== undefined) assertWritable(o.out, o.force);
       const info = await withContext(globals(), (ctx) => ctx.km.getKey(ref));
       if (o.out === undefined) {
         if (globals().json)
@@ -191,13 +192,6 @@ export function registerKey(program: Command, globals: () => GlobalOptions): voi
         () => `Deleted key "${info.label}" (${info.uri}).`,
       );
     });
-}
-
-/** Writes a file, refusing to replace an existing one unless forced. */
-export function writeOutput(path: string, data: string | Uint8Array, force = false): void {
-  if (!force && existsSync(path))
-    throw new HsmError('HSM_ERR_INVALID_INPUT', `${path} exists; pass --force to overwrite`);
-  writeFileSync(path, data, { flag: force ? 'w' : 'wx' });
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -1,13 +1,9 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { HsmError } from '../../errors/index.js';
 import { algorithmName, parseSignAlgorithm } from '../../kms/sign-algorithm.js';
 import { withContext } from '../context.js';
+import { assertWritable, readInput, writeOutput } from '../files.js';
 import { emit, type GlobalOptions, required } from '../output.js';
-import { writeOutput } from './key.js';
-
-/** Largest input file `hsmkit sign` reads into memory. */
-const MAX_INPUT = 256 * 1024 * 1024;
 
 /** `hsmkit sign --key L --in FILE --out SIG [--alg …] [--format der|raw]`. */
 export function registerSign(program: Command, globals: () => GlobalOptions): void {
@@ -34,6 +30,8 @@ export function registerSign(program: Command, globals: () => GlobalOptions): vo
         const out = required(o.out, '--out');
         if (o.format !== 'der' && o.format !== 'raw')
           throw new HsmError('HSM_ERR_INVALID_INPUT', '--format is der or raw');
+        // Refuse an existing --out before the HSM signs: a real HSM audits every signature.
+        assertWritable(out, o.force);
         const data = readInput(input);
         const result = await withContext(globals(), async (ctx) => {
           const info = await ctx.km.getKey(key);
@@ -61,19 +59,4 @@ export function registerSign(program: Command, globals: () => GlobalOptions): vo
         );
       },
     );
-}
-
-function readInput(path: string): Buffer {
-  let data: Buffer;
-  try {
-    data = readFileSync(path);
-  } catch (err) {
-    throw new HsmError(
-      'HSM_ERR_INVALID_INPUT',
-      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-    );
-  }
-  if (data.length > MAX_INPUT)
-    throw new HsmError('HSM_ERR_INVALID_INPUT', `${path} is larger than ${MAX_INPUT} bytes`);
-  return data;
 }
