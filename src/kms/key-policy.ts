@@ -24,6 +24,7 @@ export function applyKeyPolicy(
     private: requested?.private ?? true,
     sensitive: requested?.sensitive ?? true,
     extractable: requested?.extractable ?? false,
+    wrapWithTrusted: requested?.wrapWithTrusted ?? false,
   };
   const min = policy.minimumKeySize ?? {};
   if (spec.family === 'rsa' && min.rsa !== undefined && spec.bits < min.rsa) {
@@ -38,7 +39,9 @@ export function applyKeyPolicy(
       `policy requires ECDSA keys on ${min.ecdsa} or stronger; ${spec.type} is weaker`,
     );
   }
-  if (protection.extractable && !attrs.extractable) {
+  // Extractable only under CKA_WRAP_WITH_TRUSTED is how the cluster replicates keys HSM to HSM:
+  // the key can leave only wrapped by the trusted replication key, never in the clear.
+  if (protection.extractable && !protection.wrapWithTrusted && !attrs.extractable) {
     throw new HsmError(
       'HSM_ERR_POLICY',
       'policy forbids extractable keys (security_policy.key_attributes.extractable is false)',

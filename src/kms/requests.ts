@@ -33,6 +33,11 @@ export interface KeyProtection {
   sensitive?: boolean;
   /** CKA_EXTRACTABLE: may be wrapped. Default false. */
   extractable?: boolean;
+  /**
+   * CKA_WRAP_WITH_TRUSTED: the key may be wrapped only by a CKA_TRUSTED key (the cluster's
+   * replication key). Set by the cluster for replicated keys, together with extractable. Default false.
+   */
+  wrapWithTrusted?: boolean;
 }
 
 /** Metadata kept in the store beside the key, linked by the key's URI. */

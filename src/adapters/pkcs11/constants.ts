@@ -49,6 +49,7 @@ export const CKA = {
   EC_POINT: 0x181,
   ALWAYS_AUTHENTICATE: 0x202,
   WRAP_WITH_TRUSTED: 0x210,
+  TRUSTED: 0x86,
   PARAMETER_SET: 0x61d,
 } as const;
 
@@ -58,6 +59,7 @@ export const CKM = {
   RSA_PKCS: 0x1,
   RSA_X_509: 0x3,
   RSA_PKCS_PSS: 0xd,
+  RSA_PKCS_OAEP: 0x9,
   SHA1_RSA_PKCS: 0x6,
   SHA256_RSA_PKCS: 0x40,
   SHA384_RSA_PKCS: 0x41,

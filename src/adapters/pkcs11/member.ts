@@ -37,6 +37,12 @@ export interface MemberOptions {
   asyncOperations?: boolean;
   /** Budget for a host to start and log in. Default 15000 ms. */
   startTimeoutMs?: number;
+  /**
+   * Fail fast instead of waiting for this member's own respawn: calls in a dead host and calls
+   * made while no host runs are rejected at once (retryable), so a cluster can fail over to
+   * another member. Default false (a lone member waits for its respawn).
+   */
+  failFast?: boolean;
 }
 
 /** Member state as the rest of hsmkit sees it. */
@@ -131,6 +137,9 @@ export class Pkcs11Member extends EventEmitter {
         new HsmError('HSM_ERR_UNAVAILABLE', `member ${this.name} is closed`, { member: this.name }),
       );
     if (this.authError) return Promise.reject(this.authError);
+    if (this.options.failFast && this._state === 'down') {
+      return Promise.reject(new HsmError('HSM_ERR_UNAVAILABLE', `member ${this.name} has no running host`, { member: this.name }));
+    }
     const timeoutMs = opts.timeoutMs ?? this.options.operationTimeoutMs ?? 5000;
     return new Promise((resolve, reject) => {
       const call: PendingCall = {
@@ -215,7 +224,7 @@ export class Pkcs11Member extends EventEmitter {
             { member: this.name },
           ),
         );
-      } else if (call.idempotent && !call.retried && !this.closing) {
+      } else if (call.idempotent && !call.retried && !this.closing && !this.options.failFast) {
         call.retried = true;
         retry.push(call);
       } else {
@@ -233,7 +242,10 @@ export class Pkcs11Member extends EventEmitter {
     // Retried calls go first: they were accepted before anything still queued.
     this.queue.unshift(...retry);
     if (this.closing) return;
-    if (this.hostPids.length === 0) this.setState('down');
+    if (this.hostPids.length === 0) {
+      this.setState('down');
+      if (this.options.failFast) this.rejectQueued();
+    }
     this.scheduleRespawn(index);
     this.scheduleFlush();
   }
@@ -257,6 +269,12 @@ export class Pkcs11Member extends EventEmitter {
     }, delay);
     this.respawnTimers.add(timer);
     this.ensureSweep();
+  }
+
+  private rejectQueued(): void {
+    for (const c of this.queue.splice(0)) {
+      c.reject(new HsmError('HSM_ERR_UNAVAILABLE', `member ${this.name} has no running host`, { member: this.name }));
+    }
   }
 
   private failAuth(err: HsmError): void {

@@ -45,6 +45,16 @@ export interface P11 {
   C_SignAsync(session: Handle, data: Buffer, out: Buffer): Promise<Buffer>;
   C_GenerateRandom(session: Handle, out: Buffer): Buffer;
   C_WrapKey(session: Handle, mech: Mechanism, wrappingKey: Handle, key: Handle, out: Buffer): Buffer;
+  C_UnwrapKey(
+    session: Handle,
+    mech: Mechanism,
+    unwrappingKey: Handle,
+    wrapped: Buffer,
+    template: Attribute[],
+  ): Handle;
+  C_CreateObject(session: Handle, template: Attribute[]): Handle;
+  C_SetAttributeValue(session: Handle, object: Handle, template: Attribute[]): void;
+  C_GenerateKey(session: Handle, mech: Mechanism, template: Attribute[]): Handle;
   close(): void;
 }
 
@@ -73,6 +83,11 @@ export function ckrOf(err: unknown): number | undefined {
 export function methodOf(err: unknown): string | undefined {
   if (err instanceof pkcs11js().Pkcs11Error) return (err as Pkcs11js.Pkcs11Error).method;
   return undefined;
+}
+
+/** pkcs11js's parameter-type tag for RSA-OAEP parameters. */
+export function rsaOaepParamsType(): number {
+  return pkcs11js().CK_PARAMS_RSA_OAEP;
 }
 
 /** pkcs11js's parameter-type tag for RSA-PSS parameters. */

@@ -14,17 +14,21 @@ import type {
   FindHeader,
   GenerateHeader,
   InitHeader,
+  PublicKeyHeader,
   ReadyHeader,
   SignHeader,
+  UnwrapPrivateHeader,
 } from '../ipc/protocol.js';
 import { padded } from '../p11.js';
 import { KeyOps } from './key-ops.js';
+import { ReplicationOps } from './replication-ops.js';
 import { TokenConnection } from './token-connection.js';
 
 const sock = new Socket({ fd: 3, readable: true, writable: true });
 const decoder = new FrameDecoder();
 let conn: TokenConnection | undefined;
 let ops: KeyOps | undefined;
+let replication: ReplicationOps | undefined;
 let chain: Promise<void> = Promise.resolve();
 
 process.title = 'hsmkit-member-host';
@@ -101,6 +105,26 @@ function execute(req: Entry): { header?: unknown; body?: Uint8Array } {
     case 'capabilities':
     case 'tokenInfo':
       return { header: describe() };
+    case 'wrapPrivate':
+      return { header: replication!.wrapPrivate(req.header as { id: string; wrappingLabel: string }) };
+    case 'unwrapPrivate':
+      return { header: replication!.unwrapPrivate(req.header as UnwrapPrivateHeader) };
+    case 'createReplicationKey':
+      return {
+        header: replication!.createReplicationKey(req.header as { label: string; extractable: boolean }),
+      };
+    case 'transportKey':
+      return { header: replication!.transportKey() };
+    case 'wrapReplicationKeyFor':
+      return {
+        header: replication!.wrapReplicationKeyFor(
+          req.header as { label: string; transport: PublicKeyHeader },
+        ),
+      };
+    case 'unwrapReplicationKey':
+      return { header: replication!.unwrapReplicationKey(req.header as { label: string; blob: string }) };
+    case 'sealReplicationKey':
+      return { header: replication!.sealReplicationKey(req.header as { label: string }) };
     case 'ping':
       return { header: { generation: conn.generation, sessions: conn.pool.size } };
     default:
@@ -115,6 +139,7 @@ function initialise(init: InitHeader): ReadyHeader {
   c.connect();
   conn = c;
   ops = new KeyOps(c);
+  replication = new ReplicationOps(c, ops);
   process.title = `hsmkit-member-host ${init.member}`;
   return {
     pid: process.pid,

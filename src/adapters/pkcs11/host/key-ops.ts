@@ -93,7 +93,7 @@ export class KeyOps {
   private privateKey(s: Handle, idHex: string): CachedKey {
     const cached = this.keys.get(idHex);
     if (cached && cached.generation === this.conn.generation) return cached;
-    const handles = this.find(s, [
+    const handles = this.findHandles(s, [
       { type: CKA.CLASS, value: CKO.PRIVATE_KEY },
       { type: CKA.ID, value: Buffer.from(idHex, 'hex') },
     ]);
@@ -156,7 +156,7 @@ export class KeyOps {
     const template = keyPairTemplate(h, Buffer.alloc(0));
     this.checkMechanism(h, template.keygenMechanism, template.sizeToCheck);
     return this.conn.run('generate key pair', false, (s) => {
-      if (this.find(s, [{ type: CKA.LABEL, value: h.label }]).length > 0) {
+      if (this.findHandles(s, [{ type: CKA.LABEL, value: h.label }]).length > 0) {
         throw new HsmError('HSM_ERR_KEY_EXISTS', `a key labelled "${h.label}" already exists on the token`, {
           member: this.conn.member,
         });
@@ -164,7 +164,7 @@ export class KeyOps {
       const id = Buffer.from(this.conn.p11.C_GenerateRandom(s, Buffer.alloc(16)));
       const t = keyPairTemplate(h, id);
       const pair = this.conn.p11.C_GenerateKeyPair(s, t.mechanism, t.publicTemplate, t.privateTemplate);
-      const sameLabel = this.find(s, [
+      const sameLabel = this.findHandles(s, [
         { type: CKA.CLASS, value: CKO.PRIVATE_KEY },
         { type: CKA.LABEL, value: h.label },
       ]);
@@ -179,7 +179,7 @@ export class KeyOps {
       const idHex = id.toString('hex');
       return {
         id: idHex,
-        publicKey: this.publicKeyOf(s, idHex, pair.publicKey),
+        publicKey: this.publicKeyOfHandle(s, idHex, pair.publicKey),
         attributes: this.securityAttributes(s, pair.privateKey),
       };
     });
@@ -212,7 +212,7 @@ export class KeyOps {
       if (h.id !== undefined) filter.push({ type: CKA.ID, value: Buffer.from(h.id, 'hex') });
       const byId = new Map<string, FoundKey>();
       for (const cls of [CKO.PRIVATE_KEY, CKO.PUBLIC_KEY]) {
-        for (const handle of this.find(s, [{ type: CKA.CLASS, value: cls }, ...filter])) {
+        for (const handle of this.findHandles(s, [{ type: CKA.CLASS, value: cls }, ...filter])) {
           const [idAttr, labelAttr, typeAttr] = this.conn.p11.C_GetAttributeValue(s, handle, [
             { type: CKA.ID },
             { type: CKA.LABEL },
@@ -243,17 +243,18 @@ export class KeyOps {
   /** Public-key attributes of the key with this id (from the public object, else the private one). */
   publicKey(idHex: string): PublicKeyHeader {
     return this.conn.run('read public key', true, (s) => {
-      const pubs = this.find(s, [
+      const pubs = this.findHandles(s, [
         { type: CKA.CLASS, value: CKO.PUBLIC_KEY },
         { type: CKA.ID, value: Buffer.from(idHex, 'hex') },
       ]);
       if (pubs.length > 1)
         throw new HsmError('HSM_ERR_KEY_AMBIGUOUS', `${pubs.length} public keys share id ${idHex}`);
-      return this.publicKeyOf(s, idHex, pubs[0] ?? this.privateKey(s, idHex).handle);
+      return this.publicKeyOfHandle(s, idHex, pubs[0] ?? this.privateKey(s, idHex).handle);
     });
   }
 
-  private publicKeyOf(s: Handle, idHex: string, handle: Handle): PublicKeyHeader {
+  /** Public-key attributes of a key object (public, or private where the token keeps them there). */
+  publicKeyOfHandle(s: Handle, idHex: string, handle: Handle): PublicKeyHeader {
     const keyType = readUlong(this.attr(s, handle, CKA.KEY_TYPE));
     const out: PublicKeyHeader = { id: idHex, keyType };
     if (keyType === CKK.RSA) {
@@ -274,7 +275,7 @@ export class KeyOps {
     return this.conn.run('delete key', false, (s) => {
       let deleted = 0;
       for (const cls of [CKO.PRIVATE_KEY, CKO.PUBLIC_KEY]) {
-        for (const handle of this.find(s, [
+        for (const handle of this.findHandles(s, [
           { type: CKA.CLASS, value: cls },
           { type: CKA.ID, value: Buffer.from(idHex, 'hex') },
         ])) {
@@ -292,7 +293,7 @@ export class KeyOps {
   /** Reads attributes by number; a sensitive attribute is reported as the error code, not thrown. */
   attributes(h: AttributesHeader): Record<string, string | boolean | number | { error: string }> {
     return this.conn.run('read attributes', true, (s) => {
-      const handles = this.find(s, [
+      const handles = this.findHandles(s, [
         { type: CKA.CLASS, value: h.cls },
         { type: CKA.ID, value: Buffer.from(h.id, 'hex') },
       ]);
@@ -336,12 +337,32 @@ export class KeyOps {
     return out;
   }
 
+  /** The public object with this id, else the private key (some tokens keep no public object). */
+  publicHandleOrPrivate(s: Handle, idHex: string, priv: Handle): Handle {
+    const pubs = this.findHandles(s, [
+      { type: CKA.CLASS, value: CKO.PUBLIC_KEY },
+      { type: CKA.ID, value: Buffer.from(idHex, 'hex') },
+    ]);
+    return pubs.length === 1 ? pubs[0]! : priv;
+  }
+
+  /** A text attribute (CKA_LABEL) as UTF-8. */
+  readText(s: Handle, handle: Handle, type: number): string {
+    return this.attr(s, handle, type).toString('utf8');
+  }
+
+  /** A CK_BBOOL attribute. */
+  readBool(s: Handle, handle: Handle, type: number): boolean {
+    return this.attr(s, handle, type)[0] === 1;
+  }
+
   private attr(s: Handle, handle: Handle, type: number): Buffer {
     const [a] = this.conn.p11.C_GetAttributeValue(s, handle, [{ type }]);
     return a!.value as Buffer;
   }
 
-  private find(s: Handle, template: Attribute[]): Handle[] {
+  /** Every object matching the template (C_FindObjects in batches of 64). */
+  findHandles(s: Handle, template: Attribute[]): Handle[] {
     const p11 = this.conn.p11;
     p11.C_FindObjectsInit(s, template);
     try {

@@ -56,6 +56,8 @@ export function keyPairTemplate(req: GenerateHeader, id: Buffer): KeyPairTemplat
     { type: CKA.DECRYPT, value: usage.decrypt },
     { type: CKA.UNWRAP, value: usage.unwrap },
   ];
+  // Only set when asked for: some tokens reject the attribute altogether.
+  if (protection.wrapWithTrusted) privateTemplate.push({ type: CKA.WRAP_WITH_TRUSTED, value: true });
   for (const [attr, value] of Object.entries(req.extraPrivate ?? {}))
     privateTemplate.push({ type: Number(attr), value });
 

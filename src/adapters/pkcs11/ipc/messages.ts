@@ -20,6 +20,13 @@ export const OPS = [
   'attributes',
   'ping',
   'tokenInfo',
+  'wrapPrivate',
+  'unwrapPrivate',
+  'createReplicationKey',
+  'transportKey',
+  'wrapReplicationKeyFor',
+  'unwrapReplicationKey',
+  'sealReplicationKey',
 ] as const;
 
 /** An operation name. */

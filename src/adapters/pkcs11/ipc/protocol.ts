@@ -85,3 +85,19 @@ export interface AttributesHeader {
   cls: number;
   attrs: number[];
 }
+
+/** A private key wrapped under the replication key, with what is needed to recreate it elsewhere. */
+export interface WrappedPrivate {
+  id: string;
+  label: string;
+  /** Wrapped private key (hex). Opaque outside an HSM that holds the replication key. */
+  blob: string;
+  publicKey: PublicKeyHeader;
+  sign: boolean;
+}
+
+/** Recreate a replicated key pair on this member. */
+export interface UnwrapPrivateHeader extends WrappedPrivate {
+  wrappingLabel: string;
+  mechanism?: number;
+}
