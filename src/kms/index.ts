@@ -3,6 +3,7 @@ export * from './key-manager.js';
 export * from './key-policy.js';
 export * from './key-spec.js';
 export * from './labels.js';
+export * from './replication.js';
 export * from './requests.js';
 export * from './sign-algorithm.js';
 export * from './without-undefined.js';

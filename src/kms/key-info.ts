@@ -30,8 +30,10 @@ export interface KeyInfo {
   family: KeyFamily;
   /** Token label the key lives on. */
   token: string;
-  /** hsmkit member that holds it. */
+  /** hsmkit member that holds it (`cluster` for a cluster's logical key). */
   member: string;
+  /** Members holding a copy, for a cluster key. */
+  replicas?: string[];
   /** Private-key attributes read from the token. */
   attributes: KeyAttributes;
   /** SubjectPublicKeyInfo, PEM. */

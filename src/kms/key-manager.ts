@@ -106,3 +106,30 @@ export const isRandomSource = (km: unknown): km is RandomSource => has(km, 'gene
 export const isBatchSigner = (km: unknown): km is BatchSigner => has(km, 'signBatch');
 /** True when `km` reports capabilities. */
 export const isCapabilityReporter = (km: unknown): km is CapabilityReporter => has(km, 'capabilities');
+
+/** A private key wrapped for another HSM of the same cluster; opaque outside an HSM. */
+export interface WrappedKey {
+  id: string;
+  label: string;
+  blob: string;
+  publicKey: unknown;
+  sign: boolean;
+}
+
+/** HSM-to-HSM key replication under a trusted replication key (never in the clear). */
+export interface KeyReplicator {
+  /** Wraps the key under the replication key labelled `wrappingLabel`. */
+  exportWrapped(ref: KeyRef, wrappingLabel: string): Promise<WrappedKey>;
+  /** Recreates a wrapped key here; `created` is false when the key (same id) was present. */
+  importWrapped(key: WrappedKey, wrappingLabel: string): Promise<{ created: boolean }>;
+}
+
+/** A cheap liveness check that exercises the token (a test signature), for health monitoring. */
+export interface HealthCheckable {
+  healthCheck(): Promise<{ latencyMs: number }>;
+}
+
+/** True when `km` replicates keys. */
+export const isKeyReplicator = (km: unknown): km is KeyReplicator => has(km, 'exportWrapped');
+/** True when `km` has a health check. */
+export const isHealthCheckable = (km: unknown): km is HealthCheckable => has(km, 'healthCheck');

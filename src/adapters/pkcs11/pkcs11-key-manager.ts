@@ -8,11 +8,14 @@ import type {
   BatchSignResult,
   CapabilityReport,
   CapabilityReporter,
+  HealthCheckable,
   KeyDeleter,
   KeyLister,
   KeyManager,
+  KeyReplicator,
   RandomSource,
   SignatureVerifier,
+  WrappedKey,
 } from '../../kms/key-manager.js';
 import { applyKeyPolicy, type KeyGenerationPolicy } from '../../kms/key-policy.js';
 import { KEY_TYPES, type KeyFamily, keySpec, parseKeyType } from '../../kms/key-spec.js';
@@ -29,11 +32,21 @@ import { withoutUndefined } from '../../kms/without-undefined.js';
 import type { KeyMetadataRepository, KeyRecord } from '../../store/key-metadata.js';
 import { keyUri, parsePkcs11Uri } from '../../uri/pkcs11-uri.js';
 import { CKM, mechanismName } from './constants.js';
-import type { FoundKey, GenerateHeader, PublicKeyHeader } from './ipc/protocol.js';
+import type {
+  FoundKey,
+  GenerateHeader,
+  PublicKeyHeader,
+  UnwrapPrivateHeader,
+  WrappedPrivate,
+} from './ipc/protocol.js';
 import type { MemberOptions } from './member.js';
 import { Pkcs11Member } from './member.js';
 import { planSign } from './sign-plan.js';
 import { tokenPublicKey } from './token-public-key.js';
+
+/** Label of each member's own health-check key (EC P-256, never replicated). */
+export const HEALTH_KEY_LABEL = 'hsmkit-health';
+const HEALTH_PROBE = Buffer.from('hsmkit health probe');
 
 /** A key resolved on this member, cached so signing needs no lookup. */
 interface ResolvedKey {
@@ -77,6 +90,7 @@ export class Pkcs11KeyManager
   private mechanisms = new Set<number>();
   private description!: TokenDescription;
   private keygenLock: Promise<unknown> = Promise.resolve();
+  private healthKeyReady: Promise<void> | undefined;
 
   private constructor(
     readonly member: Pkcs11Member,
@@ -350,6 +364,45 @@ export class Pkcs11KeyManager
 
   async close(): Promise<void> {
     await this.member.close();
+  }
+
+  async exportWrapped(ref: KeyRef, wrappingLabel: string): Promise<WrappedKey> {
+    const key = await this.resolve(ref);
+    const r = await this.member.call('wrapPrivate', { id: key.id, wrappingLabel }, undefined, {
+      idempotent: true,
+    });
+    return r.header as WrappedPrivate;
+  }
+
+  async importWrapped(key: WrappedKey, wrappingLabel: string): Promise<{ created: boolean }> {
+    validateLabel(key.label);
+    const header: UnwrapPrivateHeader = { ...(key as WrappedPrivate), wrappingLabel };
+    const r = (await this.member.call('unwrapPrivate', header)).header as { created: boolean };
+    return { created: r.created };
+  }
+
+  /**
+   * Pings the host and makes a test signature with this member's own health key (created on first
+   * use, never replicated): a session that died or a token that stopped signing shows up here.
+   */
+  async healthCheck(): Promise<{ latencyMs: number }> {
+    const started = performance.now();
+    this.healthKeyReady ??= this.ensureHealthKey().catch((err) => {
+      this.healthKeyReady = undefined;
+      throw err;
+    });
+    await this.healthKeyReady;
+    await this.sign({ key: HEALTH_KEY_LABEL, data: HEALTH_PROBE });
+    return { latencyMs: performance.now() - started };
+  }
+
+  private async ensureHealthKey(): Promise<void> {
+    try {
+      await this.resolve(HEALTH_KEY_LABEL);
+    } catch (err) {
+      if (!HsmError.is(err, 'HSM_ERR_KEY_NOT_FOUND')) throw err;
+      await this.createKey({ label: HEALTH_KEY_LABEL, type: 'ec-p256' });
+    }
   }
 
   /** The canonical URI of a key on this member. */

@@ -155,7 +155,9 @@ export class ReplicationOps {
         ],
         [
           { type: CKA.TOKEN, value: false },
-          { type: CKA.PRIVATE, value: true },
+          // An SO may only create public objects; the key is a sensitive, non-extractable session
+          // object that disappears with the ceremony's host.
+          { type: CKA.PRIVATE, value: false },
           { type: CKA.SENSITIVE, value: true },
           { type: CKA.EXTRACTABLE, value: false },
           { type: CKA.UNWRAP, value: true },
