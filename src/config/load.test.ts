@@ -71,6 +71,9 @@ describe('parseConfig: the seed example', () => {
       failoverTimeoutMs: 1000,
       retryAttempts: 3,
       healthIntervalMs: 5000,
+      slaMs: 250,
+      breaker: { failureThreshold: 3, openMs: 250, maxOpenMs: 10_000 },
+      queue: { max: 10_000 },
     });
     assert.deepEqual(config.performance, {
       connectionPoolSize: 10,
@@ -104,6 +107,25 @@ describe('parseConfig: the seed example', () => {
     assert.match(err.message, /HSM_PARTITION_PASSWORD/);
   });
 
+  it('reads the cluster settings: breaker, queue, replication, local site', () => {
+    const config = parseConfig(
+      [
+        'hsm_configuration:',
+        '  provider: softhsm2',
+        '  high_availability:',
+        '    breaker: { failure_threshold: 5, open_ms: 100, max_open_ms: 2000 }',
+        '    queue: { max: 50 }',
+        '    replication: { min_copies: 3 }',
+        '    local_site: eu-1',
+      ].join('\n'),
+      { env: {} },
+    );
+    assert.deepEqual(config.highAvailability.breaker, { failureThreshold: 5, openMs: 100, maxOpenMs: 2000 });
+    assert.deepEqual(config.highAvailability.queue, { max: 50 });
+    assert.deepEqual(config.highAvailability.replication, { keyLabel: 'hsmkit-replication', minCopies: 3 });
+    assert.equal(config.highAvailability.localSite, 'eu-1');
+  });
+
   it('applies the documented defaults', () => {
     const config = parseConfig('hsm_configuration: { provider: softhsm2 }', { env: {} });
     assert.equal(config.connectionType, 'local');
@@ -116,6 +138,9 @@ describe('parseConfig: the seed example', () => {
       failoverTimeoutMs: 1000,
       retryAttempts: 3,
       healthIntervalMs: 5000,
+      slaMs: 250,
+      breaker: { failureThreshold: 3, openMs: 250, maxOpenMs: 10_000 },
+      queue: { max: 10_000 },
     });
     assert.deepEqual(config.performance, {
       connectionPoolSize: 4,

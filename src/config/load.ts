@@ -389,6 +389,17 @@ function normalise(
       failoverTimeoutMs: ha.failover_timeout_ms,
       retryAttempts: ha.retry_attempts,
       healthIntervalMs: ha.health_interval_ms,
+      slaMs: ha.sla_ms,
+      breaker: {
+        failureThreshold: ha.breaker.failure_threshold,
+        openMs: ha.breaker.open_ms,
+        maxOpenMs: ha.breaker.max_open_ms,
+      },
+      queue: { max: ha.queue.max },
+      ...(ha.replication
+        ? { replication: { keyLabel: ha.replication.key_label, minCopies: ha.replication.min_copies } }
+        : {}),
+      ...(ha.local_site !== undefined ? { localSite: ha.local_site } : {}),
     },
     performance: {
       connectionPoolSize: perf.connection_pool_size,

@@ -189,6 +189,46 @@ const highAvailabilitySchema = z.strictObject(
     retry_attempts: int(0, 10).default(3),
     /** Interval between member health checks, default 5000 ms (at least 100). */
     health_interval_ms: ms(100).default(5000),
+    /** Health-check latency above which a member is degraded (used last), default 250 ms. */
+    sla_ms: ms().default(250),
+    /** Per-member circuit breaker. */
+    breaker: z
+      .strictObject(
+        {
+          /** Consecutive device errors or timeouts that open the breaker, 1..100, default 3. */
+          failure_threshold: int(1, 100).default(3),
+          /** First open period before a half-open probe, default 250 ms. */
+          open_ms: ms().default(250),
+          /** Longest open period (doubling backoff), default 10000 ms. */
+          max_open_ms: ms().default(10_000),
+        },
+        { error: 'expected a mapping' },
+      )
+      .prefault({}),
+    /** Operations waiting while no member can serve. */
+    queue: z
+      .strictObject(
+        {
+          /** Most waiting operations, 1..1000000, default 10000. */
+          max: int(1, 1_000_000).default(10_000),
+        },
+        { error: 'expected a mapping' },
+      )
+      .prefault({}),
+    /** HSM-to-HSM key replication; absent = keys are placed on one member. */
+    replication: z
+      .strictObject(
+        {
+          /** Label of the AES-256 replication key on every member, default `hsmkit-replication`. */
+          key_label: text().default('hsmkit-replication'),
+          /** Copies a new key must reach before creation succeeds, default 2. */
+          min_copies: int(1, 64).default(2),
+        },
+        { error: 'expected a mapping' },
+      )
+      .optional(),
+    /** The site this instance runs in; members with this `site` are preferred. */
+    local_site: text().optional(),
   },
   { error: 'expected a mapping' },
 );
@@ -368,6 +408,16 @@ export interface HsmkitConfig {
     retryAttempts: number;
     /** Default 5000 ms. */
     healthIntervalMs: number;
+    /** Default 250 ms. */
+    slaMs: number;
+    /** Breaker defaults: 3 failures, 250 ms, 10000 ms. */
+    breaker: { failureThreshold: number; openMs: number; maxOpenMs: number };
+    /** Default max 10000. */
+    queue: { max: number };
+    /** Present when replication is configured. */
+    replication?: { keyLabel: string; minCopies: number };
+    /** The local site, when configured. */
+    localSite?: string;
   };
   /** Pool sizes, timeouts and batching. */
   performance: {
