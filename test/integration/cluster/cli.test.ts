@@ -1,0 +1,129 @@
+/**
+ * The cluster from the CLI: a config with two SoftHSM members, `cluster init-replication` with the
+ * members' SO PIN files, then `cluster status` shows both members up.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsmToken } from '../../support/softhsm.js';
+import { listObjects } from '../../support/tools.js';
+
+const run = promisify(execFile);
+const ROOT = new URL('../../../', import.meta.url).pathname;
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', ...args], { cwd: ROOT });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('hsmkit cluster', () => {
+  let dir: string;
+  let tokens: SoftHsmToken[];
+  let config: string;
+  const outputs: string[] = [];
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'hsmkit-cluster-cli-'));
+    tokens = [createSoftHsmToken('cli-node0'), createSoftHsmToken('cli-node1')];
+    const members = tokens.map((t, i) => {
+      writeFileSync(join(dir, `user-pin-${i}`), t.userPin, { mode: 0o600 });
+      writeFileSync(join(dir, `so-pin-${i}`), t.soPin, { mode: 0o600 });
+      return {
+        name: `node${i}`,
+        token_label: t.label,
+        pin_file: `user-pin-${i}`,
+        env: t.env,
+        site: i === 0 ? 'eu' : 'us',
+      };
+    });
+    config = join(dir, 'hsmkit.yaml');
+    writeFileSync(
+      config,
+      stringify({
+        hsm_configuration: {
+          provider: 'softhsm2',
+          connection: { type: 'local', module: SOFTHSM_MODULE, members },
+          high_availability: { replication: { min_copies: 2 }, local_site: 'eu', health_interval_ms: 500 },
+        },
+        store: { driver: 'sqlite', path: join(dir, 'hsmkit.db') },
+      }),
+    );
+  });
+
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    for (const t of tokens) t.cleanup();
+  });
+
+  it('init-replication puts a trusted replication key on every member; status shows them up', async () => {
+    const missing = await cli([
+      '--config',
+      config,
+      '--json',
+      'cluster',
+      'init-replication',
+      '--so-pin-file',
+      `node0=${join(dir, 'so-pin-0')}`,
+    ]);
+    outputs.push(missing.stdout, missing.stderr);
+    assert.equal(missing.code, 2);
+    assert.equal(JSON.parse(missing.stdout).error.code, 'HSM_ERR_INVALID_INPUT');
+
+    const init = await cli([
+      '--config',
+      config,
+      '--json',
+      'cluster',
+      'init-replication',
+      '--so-pin-file',
+      `node0=${join(dir, 'so-pin-0')}`,
+      '--so-pin-file',
+      `node1=${join(dir, 'so-pin-1')}`,
+    ]);
+    outputs.push(init.stdout, init.stderr);
+    assert.equal(init.code, 0, init.stderr);
+    assert.deepEqual(JSON.parse(init.stdout).members, ['node0-so', 'node1-so']);
+    for (const t of tokens) {
+      const secret = listObjects(t, 'secrkey').filter((o) => o.label === 'hsmkit-replication');
+      assert.equal(secret.length, 1, `one replication key on ${t.label}`);
+      assert.ok(
+        !secret[0]!.access.includes('extractable'),
+        `sealed, not extractable: ${secret[0]!.access.join(', ')}`,
+      );
+      assert.ok(secret[0]!.access.includes('sensitive'), 'sensitive');
+    }
+
+    const status = await cli(['--config', config, '--json', 'cluster', 'status']);
+    outputs.push(status.stdout, status.stderr);
+    assert.equal(status.code, 0, status.stderr);
+    const members = JSON.parse(status.stdout).members as Array<{
+      name: string;
+      health: string;
+      site: string;
+    }>;
+    assert.deepEqual(
+      members.map((m) => [m.name, m.health, m.site]),
+      [
+        ['node0', 'up', 'eu'],
+        ['node1', 'up', 'us'],
+      ],
+    );
+  });
+
+  it('never prints a PIN', () => {
+    const all = outputs.join('\n');
+    for (const t of tokens) {
+      assert.ok(!all.includes(t.userPin) && !all.includes(t.soPin));
+    }
+  });
+});
