@@ -31,7 +31,7 @@ import { defaultAlgorithm, type SignAlgorithm } from '../../kms/sign-algorithm.j
 import { withoutUndefined } from '../../kms/without-undefined.js';
 import type { KeyMetadataRepository, KeyRecord } from '../../store/key-metadata.js';
 import { keyUri, parsePkcs11Uri } from '../../uri/pkcs11-uri.js';
-import { CKM, mechanismName } from './constants.js';
+import { mechanismName } from './constants.js';
 import type {
   FoundKey,
   GenerateHeader,
@@ -43,6 +43,11 @@ import type { MemberOptions } from './member.js';
 import { Pkcs11Member } from './member.js';
 import { planSign } from './sign-plan.js';
 import { tokenPublicKey } from './token-public-key.js';
+import {
+  type Pkcs11CapabilityReport,
+  TokenCapabilities,
+  type VendorDescription,
+} from './vendors/token-capabilities.js';
 
 /** Label of each member's own health-check key (EC P-256, never replicated). */
 export const HEALTH_KEY_LABEL = 'hsmkit-health';
@@ -63,9 +68,14 @@ export interface Pkcs11KeyManagerOptions {
   store?: KeyMetadataRepository;
   /** Key-generation policy (minimum sizes, required attributes). */
   policy?: KeyGenerationPolicy;
+  /**
+   * Accept non-exportable keys on a token seen not to enforce CKA_EXTRACTABLE=false (NSS 3.87).
+   * Default false: such a key generation is refused with HSM_ERR_POLICY.
+   */
+  allowUnenforcedNonExtractable?: boolean;
 }
 
-interface TokenDescription {
+interface TokenDescription extends VendorDescription {
   module: CapabilityReport['module'];
   token: CapabilityReport['token'] & { flags: number };
   mechanisms: Array<{ type: number; minKeySize: number; maxKeySize: number; flags: number }>;
@@ -89,6 +99,8 @@ export class Pkcs11KeyManager
   private readonly resolved = new Map<string, ResolvedKey>();
   private mechanisms = new Set<number>();
   private description!: TokenDescription;
+  /** Usable mechanisms, refusals and checked properties, decided at connect time (vendor profile + probe). */
+  private caps!: TokenCapabilities;
   private keygenLock: Promise<unknown> = Promise.resolve();
   private healthKeyReady: Promise<void> | undefined;
 
@@ -120,7 +132,12 @@ export class Pkcs11KeyManager
   async refreshCapabilities(): Promise<void> {
     const r = await this.member.call('capabilities', undefined, undefined, { idempotent: true });
     this.description = r.header as TokenDescription;
-    this.mechanisms = new Set(this.description.mechanisms.map((m) => m.type));
+    const policy =
+      this.opts.allowUnenforcedNonExtractable === undefined
+        ? {}
+        : { allowUnenforcedNonExtractable: this.opts.allowUnenforcedNonExtractable };
+    this.caps = new TokenCapabilities(this.description, policy);
+    this.mechanisms = new Set(this.caps.usable);
   }
 
   async createKey(req: CreateKeyRequest): Promise<KeyInfo> {
@@ -128,6 +145,8 @@ export class Pkcs11KeyManager
     if (!(KEY_TYPES as readonly string[]).includes(req.type)) parseKeyType(String(req.type));
     const spec = keySpec(req.type);
     const protection = applyKeyPolicy(spec, req.protection, this.opts.policy);
+    // Refused here, before the module is called: vendor limits, unusable mechanisms, unenforced protection.
+    this.caps.checkGeneration(spec, protection);
     if (req.metadata && !this.opts.store) throw new HsmError('HSM_ERR_CONFIG', 'key metadata needs a store');
     const header: GenerateHeader = {
       label,
@@ -142,6 +161,9 @@ export class Pkcs11KeyManager
         derive: req.usage?.derive ?? false,
       },
     };
+    const { extraPrivate, omitWhenFalse } = this.caps.profile.templates;
+    if (extraPrivate) header.extraPrivate = Object.fromEntries(Object.entries(extraPrivate));
+    if (omitWhenFalse) header.omitWhenFalse = [...omitWhenFalse];
     // One generation at a time per member: the label check and the generation then cannot interleave.
     const run = this.keygenLock.then(() => this.generate(header, req));
     this.keygenLock = run.catch(() => undefined);
@@ -206,7 +228,10 @@ export class Pkcs11KeyManager
   async sign(req: SignRequest): Promise<Uint8Array> {
     const key = await this.resolve(req.key);
     const alg = req.algorithm ?? defaultAlgorithm(key.family);
-    const plan = planSign(key.family, alg, this.mechanisms, inputOf(req));
+    const plan = planSign(key.family, alg, this.mechanisms, inputOf(req), {
+      keyType: key.type,
+      refusedKeyTypes: this.caps.signRefusals,
+    });
     const header = plan.pss
       ? { k: key.id, m: plan.mechanism, pss: plan.pss }
       : { k: key.id, m: plan.mechanism };
@@ -316,12 +341,12 @@ export class Pkcs11KeyManager
     await this.opts.store?.delete(this.uriOf(key));
   }
 
-  async capabilities(): Promise<CapabilityReport[]> {
+  async capabilities(): Promise<Pkcs11CapabilityReport[]> {
     await this.refreshCapabilities();
     const d = this.description;
-    const keyTypes = KEY_TYPES.filter((t) => this.canGenerate(t));
+    const keyTypes = this.caps.keyTypes();
     return [
-      {
+      this.caps.report({
         member: this.member.name,
         module: d.module,
         token: {
@@ -340,26 +365,8 @@ export class Pkcs11KeyManager
           .map((m) => ({ ...m, name: mechanismName(m.type) }))
           .sort((a, b) => a.type - b.type),
         keyTypes,
-      },
+      }),
     ];
-  }
-
-  private canGenerate(type: (typeof KEY_TYPES)[number]): boolean {
-    const spec = keySpec(type);
-    const mech = {
-      rsa: CKM.RSA_PKCS_KEY_PAIR_GEN,
-      ec: CKM.EC_KEY_PAIR_GEN,
-      eddsa: CKM.EC_EDWARDS_KEY_PAIR_GEN,
-      'ml-dsa': CKM.ML_DSA_KEY_PAIR_GEN,
-      'ml-kem': CKM.ML_KEM_KEY_PAIR_GEN,
-    }[spec.family];
-    const info = this.description.mechanisms.find((m) => m.type === mech);
-    if (!info) return false;
-    return (
-      spec.family !== 'rsa' ||
-      info.maxKeySize === 0 ||
-      (spec.bits >= info.minKeySize && spec.bits <= info.maxKeySize)
-    );
   }
 
   async close(): Promise<void> {
@@ -386,12 +393,13 @@ export class Pkcs11KeyManager
    * use, never replicated): a session that died or a token that stopped signing shows up here.
    */
   async healthCheck(): Promise<{ latencyMs: number }> {
-    const started = performance.now();
     this.healthKeyReady ??= this.ensureHealthKey().catch((err) => {
       this.healthKeyReady = undefined;
       throw err;
     });
     await this.healthKeyReady;
+    // Only the probe signature is timed: creating the health key once is not latency.
+    const started = performance.now();
     await this.sign({ key: HEALTH_KEY_LABEL, data: HEALTH_PROBE });
     return { latencyMs: performance.now() - started };
   }
