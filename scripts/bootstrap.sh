@@ -5,8 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: SoftHSM2 (dev token), OpenSC (pkcs11-tool, pkcs11-spy for tests), OpenSSL (verifies
-# everything hsmkit produces), a C compiler (bench baseline, native addons).
-PACKAGES=(softhsm2 opensc opensc-pkcs11 openssl gcc make g++ python3)
+# everything hsmkit produces), a C compiler (bench baseline, native addons). The vendor conformance
+# suite (test/integration/conformance) adds four more PKCS#11 implementations: the opencryptoki soft
+# token, NSS softokn, tpm2-pkcs11 over swtpm + tpm2-abrmd (on a private D-Bus), and p11-kit's RPC
+# client/server.
+PACKAGES=(softhsm2 opensc opensc-pkcs11 openssl gcc make g++ python3
+  opencryptoki libnss3 libnss3-tools swtpm swtpm-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools
+  tpm2-abrmd libtss2-tcti-tabrmd0 tpm2-tools p11-kit p11-kit-modules dbus)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

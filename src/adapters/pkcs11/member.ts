@@ -23,6 +23,8 @@ export interface MemberOptions {
   env?: Record<string, string>;
   /** NSS-style C_Initialize parameters. */
   initArgs?: string;
+  /** Vendor profile id (config `provider:`); absent: detected from the module's own information. */
+  provider?: string;
   /** Host processes on this token; one per core is the most useful. Default 1. */
   hostProcesses?: number;
   /** Operation sessions per host. Default 4. */
@@ -138,7 +140,9 @@ export class Pkcs11Member extends EventEmitter {
       );
     if (this.authError) return Promise.reject(this.authError);
     if (this.options.failFast && this._state === 'down') {
-      return Promise.reject(new HsmError('HSM_ERR_UNAVAILABLE', `member ${this.name} has no running host`, { member: this.name }));
+      return Promise.reject(
+        new HsmError('HSM_ERR_UNAVAILABLE', `member ${this.name} has no running host`, { member: this.name }),
+      );
     }
     const timeoutMs = opts.timeoutMs ?? this.options.operationTimeoutMs ?? 5000;
     return new Promise((resolve, reject) => {
@@ -190,6 +194,7 @@ export class Pkcs11Member extends EventEmitter {
     if (o.tokenLabel !== undefined) init.tokenLabel = o.tokenLabel;
     if (o.pin !== undefined) init.pin = o.pin.reveal();
     if (o.initArgs !== undefined) init.initArgs = o.initArgs;
+    if (o.provider !== undefined) init.provider = o.provider;
     const started = performance.now();
     let host: MemberHostProcess;
     try {
@@ -273,7 +278,9 @@ export class Pkcs11Member extends EventEmitter {
 
   private rejectQueued(): void {
     for (const c of this.queue.splice(0)) {
-      c.reject(new HsmError('HSM_ERR_UNAVAILABLE', `member ${this.name} has no running host`, { member: this.name }));
+      c.reject(
+        new HsmError('HSM_ERR_UNAVAILABLE', `member ${this.name} has no running host`, { member: this.name }),
+      );
     }
   }
 

@@ -130,7 +130,12 @@ export class Pkcs11KeyManager
 
   /** Re-reads module, token and mechanism information. */
   async refreshCapabilities(): Promise<void> {
-    const r = await this.member.call('capabilities', undefined, undefined, { idempotent: true });
+    // The first answer of a host includes the capability probe, which generates throw-away keys:
+    // it gets the key-generation budget, not the one of a signature.
+    const r = await this.member.call('capabilities', undefined, undefined, {
+      idempotent: true,
+      timeoutMs: this.member.options.keygenTimeoutMs ?? 120_000,
+    });
     this.description = r.header as TokenDescription;
     const policy =
       this.opts.allowUnenforcedNonExtractable === undefined

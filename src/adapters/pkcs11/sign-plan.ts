@@ -10,6 +10,14 @@ export const MAX_WHOLE_MESSAGE = 64 * 1024;
 /** Largest message hsmkit accepts for EdDSA/ML-DSA, which must see the whole message. */
 export const MAX_PURE_MESSAGE = 16 * 1024 * 1024;
 
+/** Token-specific limits on signing, from the vendor profile (see vendors/token-capabilities.ts). */
+export interface SignConstraints {
+  /** The key's type, e.g. `ec-p521`. */
+  keyType?: string;
+  /** Key types signing is refused for on this token, with the reason (e.g. tpm2-pkcs11 P-521). */
+  refusedKeyTypes?: ReadonlyMap<string, string>;
+}
+
 /** What to send to the token for one signature. */
 export interface SignPlan {
   mechanism: number;
@@ -43,15 +51,25 @@ const MGF: Record<SignHash, number> = {
  * software and the token signs the DigestInfo (CKM_RSA_PKCS) or the prehash (CKM_RSA_PKCS_PSS,
  * CKM_ECDSA). Hashing is not a key operation, so this keeps every private-key use in the HSM.
  * ECDSA always goes through CKM_ECDSA on a prehash: SoftHSM lacks CKM_ECDSA_SHA*, p11-kit
- * cannot forward them, and the result is identical.
+ * cannot forward them, and the result is identical. `mechanisms` is what the token may be asked
+ * for: its list less what the vendor profile avoids and what failed the connect-time probe, so a
+ * module with a broken combined mechanism (opencryptoki's CKM_SHA256_RSA_PKCS) falls back here.
  */
 export function planSign(
   family: KeyFamily,
   alg: SignAlgorithm,
   mechanisms: ReadonlySet<number>,
   input: { data?: Uint8Array; digest?: Uint8Array },
+  constraints: SignConstraints = {},
 ): SignPlan {
   const { data, digest } = input;
+  const refused = constraints.keyType && constraints.refusedKeyTypes?.get(constraints.keyType);
+  if (refused) {
+    throw new HsmError(
+      'HSM_ERR_MECHANISM_UNSUPPORTED',
+      `signing with ${constraints.keyType} keys is refused: ${refused}`,
+    );
+  }
   if ((data === undefined) === (digest === undefined)) {
     throw new HsmError('HSM_ERR_INVALID_INPUT', 'give exactly one of data and digest');
   }

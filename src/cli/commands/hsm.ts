@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { withContext } from '../context.js';
 import { emit, type GlobalOptions, table } from '../output.js';
+import { registerCapabilities } from './capabilities.js';
 
 /** `hsmkit hsm info`: module, token, slot, environment, mechanisms, capacity. */
 export function registerHsm(program: Command, globals: () => GlobalOptions): void {
   const hsm = program.command('hsm').description('HSM members: information and capabilities');
+  registerCapabilities(hsm, globals);
   hsm
     .command('info')
     .description('module path, token, slot, environment, mechanisms and capacity of each member')

@@ -20,6 +20,7 @@ import type {
   UnwrapPrivateHeader,
 } from '../ipc/protocol.js';
 import { padded } from '../p11.js';
+import { destroyProbeObjects, type ProbeResult, probeCapabilities } from '../vendors/capability-probe.js';
 import { KeyOps } from './key-ops.js';
 import { ReplicationOps } from './replication-ops.js';
 import { TokenConnection } from './token-connection.js';
@@ -30,6 +31,8 @@ let conn: TokenConnection | undefined;
 let ops: KeyOps | undefined;
 let replication: ReplicationOps | undefined;
 let chain: Promise<void> = Promise.resolve();
+/** The capability probe runs once per host, on the first capabilities request (at connect time). */
+let probe: ProbeResult | undefined;
 
 process.title = 'hsmkit-member-host';
 
@@ -78,7 +81,12 @@ function runSync(req: Entry): Entry {
 }
 
 function errorEntry(id: number, err: unknown): Entry {
-  const e = toHsmError(err);
+  let e = toHsmError(err);
+  // Vendor-defined CKR values mean what the vendor profile says, before the standard table.
+  const vendorCode = e.ckr === undefined ? undefined : conn?.profile?.errorCodes[e.ckr];
+  if (vendorCode !== undefined && vendorCode !== e.code) {
+    e = HsmError.fromJSON({ ...e.toJSON(), code: vendorCode });
+  }
   if (conn && e.member === undefined) return { id, tag: 0, header: { ...e.toJSON(), member: conn.member } };
   return { id, tag: 0, header: e.toJSON() };
 }
@@ -182,7 +190,33 @@ function describe(): unknown {
     },
     mechanisms: [...c.mechanisms.entries()].map(([type, m]) => ({ type, ...m })),
     poolSize: c.pool.max,
+    vendor: c.profile.id,
+    vendorSelectedBy:
+      c.init.provider !== undefined ? 'config' : c.profile.id === 'generic' ? 'none' : 'detected',
+    probe: probeResult(c),
   };
+}
+
+/**
+ * Runs the capability probe. On a token without session objects the probe's temporary token
+ * objects were created and destroyed through this module instance; tpm2-pkcs11 1.9 then mixes up
+ * object handles, so the module is re-initialised to start from the token's real state.
+ */
+function probeResult(c: TokenConnection): ProbeResult {
+  probe ??= probeOnce(c);
+  return probe;
+}
+
+function probeOnce(c: TokenConnection): ProbeResult {
+  const result = probeCapabilities(c, c.profile);
+  if (!c.profile.sessionObjects) {
+    ops = new KeyOps(c);
+    c.reload();
+    const left = destroyProbeObjects(c, result.label);
+    result.notes = result.notes.filter((n) => !n.startsWith('could not destroy'));
+    if (left > 0) result.notes.push(`${left} probe objects labelled ${result.label} could not be destroyed`);
+  }
+  return result;
 }
 
 function shutdown(code: number): void {

@@ -12,6 +12,7 @@ import type {
 import { type Attribute, ckrOf, type Handle, type Mechanism, padded, rsaPssParamsType } from '../p11.js';
 import { keyPairTemplate } from './templates.js';
 import type { TokenConnection } from './token-connection.js';
+import { withTokenLock } from './token-lock.js';
 
 /** A private key handle with what signing needs to know about it. */
 interface CachedKey {
@@ -108,6 +109,14 @@ export class KeyOps {
       });
     }
     const handle = handles[0]!;
+    // Signing only ever uses a handle the token itself calls CKO_PRIVATE_KEY: a module that ignored
+    // the class in the search template must not hand us a public key (tpm2-pkcs11 enters TPM
+    // failure mode when asked to sign with one).
+    if (readUlong(this.attr(s, handle, CKA.CLASS)) !== CKO.PRIVATE_KEY) {
+      throw new HsmError('HSM_ERR_KEY_NOT_FOUND', `object ${idHex} found as a private key is not one`, {
+        member: this.conn.member,
+      });
+    }
     const keyType = readUlong(this.attr(s, handle, CKA.KEY_TYPE));
     const key: CachedKey = {
       handle,
@@ -155,6 +164,16 @@ export class KeyOps {
   } {
     const template = keyPairTemplate(h, Buffer.alloc(0));
     this.checkMechanism(h, template.keygenMechanism, template.sizeToCheck);
+    const t = this.conn.tokenInfo;
+    const tokenKey = `${this.conn.init.module}|${padded(t.serialNumber)}|${padded(t.label)}`;
+    return withTokenLock(tokenKey, 120_000, () => this.generateLocked(h));
+  }
+
+  private generateLocked(h: GenerateHeader): {
+    id: string;
+    publicKey: PublicKeyHeader;
+    attributes: Record<string, boolean>;
+  } {
     return this.conn.run('generate key pair', false, (s) => {
       if (this.findHandles(s, [{ type: CKA.LABEL, value: h.label }]).length > 0) {
         throw new HsmError('HSM_ERR_KEY_EXISTS', `a key labelled "${h.label}" already exists on the token`, {
@@ -168,8 +187,9 @@ export class KeyOps {
         { type: CKA.CLASS, value: CKO.PRIVATE_KEY },
         { type: CKA.LABEL, value: h.label },
       ]);
+      // Under the token lock only a process on another machine (or a tool outside hsmkit) can have
+      // made the same label meanwhile; ours is then the newcomer and is undone.
       if (sameLabel.length > 1) {
-        // Another process generated the same label between our check and our generation: undo ours.
         this.destroyQuietly(s, pair.privateKey);
         this.destroyQuietly(s, pair.publicKey);
         throw new HsmError('HSM_ERR_KEY_EXISTS', `a key labelled "${h.label}" was created concurrently`, {

@@ -60,6 +60,14 @@ export function keyPairTemplate(req: GenerateHeader, id: Buffer): KeyPairTemplat
   if (protection.wrapWithTrusted) privateTemplate.push({ type: CKA.WRAP_WITH_TRUSTED, value: true });
   for (const [attr, value] of Object.entries(req.extraPrivate ?? {}))
     privateTemplate.push({ type: Number(attr), value });
+  const omit = new Set(req.omitWhenFalse ?? []);
+  if (omit.size > 0) {
+    // A vendor rule: tpm2-pkcs11 rejects an explicit CKA_DECRYPT/CKA_ENCRYPT=false (CKR_GENERAL_ERROR).
+    for (const t of [publicTemplate, privateTemplate]) {
+      for (let i = t.length - 1; i >= 0; i--)
+        if (omit.has(t[i]!.type) && t[i]!.value === false) t.splice(i, 1);
+    }
+  }
 
   switch (spec.family) {
     case 'rsa':

@@ -10,6 +10,8 @@ import {
   padded,
   type TokenInfo,
 } from '../p11.js';
+import { selectVendorProfile } from '../vendors/registry.js';
+import type { VendorProfile } from '../vendors/vendor-profile.js';
 import { fromP11 } from './p11-error.js';
 import { mayRetry, recoveryFor } from './recovery.js';
 import { SessionPool } from './session-pool.js';
@@ -28,6 +30,8 @@ export class TokenConnection {
   tokenInfo!: TokenInfo;
   pool!: SessionPool;
   mechanisms = new Map<number, MechanismInfo>();
+  /** The vendor profile: the configured provider's, else detected at connect time. */
+  profile!: VendorProfile;
   /** Bumped on every module reload; object handles from an older generation are stale. */
   generation = 0;
   private loginSession: Handle | undefined;
@@ -43,6 +47,17 @@ export class TokenConnection {
 
   /** Loads, initialises, finds the token and logs in. */
   connect(): void {
+    if (this.init.provider !== undefined) {
+      this.profile = selectVendorProfile(this.init.provider);
+      // NSS answers C_Initialize without init args with CKR_ARGUMENTS_BAD, which says nothing useful.
+      if (this.profile.initialize.requiresInitArgs && this.init.initArgs === undefined) {
+        throw new HsmError(
+          'HSM_ERR_CONFIG',
+          `init_args: ${this.profile.name} needs C_Initialize parameters, e.g. ${this.profile.initialize.example}`,
+          { member: this.member },
+        );
+      }
+    }
     try {
       this.p11 = loadModule(this.init.module);
     } catch (err) {
@@ -72,6 +87,15 @@ export class TokenConnection {
     this.slot = this.findSlot();
     try {
       this.tokenInfo = this.p11.C_GetTokenInfo(this.slot);
+      if (this.init.provider === undefined) {
+        const info = this.p11.C_GetInfo();
+        this.profile = selectVendorProfile(undefined, {
+          libraryManufacturer: padded(info.manufacturerID),
+          libraryDescription: padded(info.libraryDescription),
+          tokenManufacturer: padded(this.tokenInfo.manufacturerID),
+          tokenModel: padded(this.tokenInfo.model),
+        });
+      }
       this.mechanisms.clear();
       for (const m of this.p11.C_GetMechanismList(this.slot)) {
         try {

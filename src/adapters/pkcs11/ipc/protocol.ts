@@ -20,6 +20,8 @@ export interface InitHeader {
   asyncOperations: boolean;
   /** Minimum milliseconds between two module reloads. */
   reloadIntervalMs: number;
+  /** Configured vendor profile id (config `provider:`); absent: detected from C_GetInfo/C_GetTokenInfo. */
+  provider?: string;
 }
 
 /** What a host reports once it has logged in. */
@@ -47,6 +49,8 @@ export interface GenerateHeader {
   protection: Required<KeyProtection>;
   /** Extra attributes for the private template, e.g. vendor rules (CKA number → value). */
   extraPrivate?: Record<string, boolean>;
+  /** Attributes (CKA numbers) left out of both templates when false: a vendor rule (tpm2-pkcs11). */
+  omitWhenFalse?: number[];
 }
 
 /** Find keys by label and/or id. */
