@@ -30,6 +30,10 @@ const RAISED_BY_HSMKIT: readonly ErrorCode[] = [
   'HSM_ERR_TIMEOUT',
   'HSM_ERR_INTEGRITY',
   'HSM_ERR_STORE',
+  'HSM_ERR_POLICY_VIOLATION',
+  'HSM_ERR_AUDIT',
+  'HSM_ERR_AUDIT_CHAIN',
+  'HSM_ERR_NONCOMPLIANT',
 ];
 
 // ---- rendering: what docs/errors.md should contain ----

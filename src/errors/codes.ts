@@ -73,6 +73,27 @@ export const ERROR_CODES = {
     summary: 'The data to sign is empty, too long or not valid for the mechanism.',
   },
   HSM_ERR_POLICY: { status: 403, retryable: false, summary: 'The security policy forbids the operation.' },
+  HSM_ERR_POLICY_VIOLATION: {
+    status: 403,
+    retryable: false,
+    summary:
+      'The governance policy refused the operation before it reached the HSM; the message names the rule.',
+  },
+  HSM_ERR_AUDIT: {
+    status: 503,
+    retryable: false,
+    summary: 'The audit record could not be written; the operation was refused.',
+  },
+  HSM_ERR_AUDIT_CHAIN: {
+    status: 500,
+    retryable: false,
+    summary: 'The audit log failed verification: a record was altered, removed or reordered.',
+  },
+  HSM_ERR_NONCOMPLIANT: {
+    status: 409,
+    retryable: false,
+    summary: 'The compliance scan found keys that break the policy; the report lists them.',
+  },
   HSM_ERR_AUTH: {
     status: 503,
     retryable: false,

@@ -1,0 +1,109 @@
+import { HsmError } from '../errors/index.js';
+import type { AuditEntry, AuditRecord } from './audit-record.js';
+import { recordHash } from './audit-record.js';
+import type { AuditStore } from './audit-store.js';
+import { type CheckpointSigner, makeCheckpoint } from './checkpoint.js';
+
+/** Options of an audit log. */
+export interface AuditLogOptions {
+  /** Fields that must be non-empty in every record (the audit policy's `required_fields`). */
+  requiredFields?: readonly string[];
+  /** Records between automatic checkpoints; default 1000. */
+  checkpointEvery?: number;
+}
+
+/**
+ * The tamper-evident log: appends records to a hash chain, one at a time, and signs checkpoints.
+ * Every failure is HSM_ERR_AUDIT, so callers can fail closed on one code.
+ */
+export class AuditLog {
+  #queue: Promise<unknown> = Promise.resolve();
+  #sinceCheckpoint = 0;
+
+  constructor(
+    readonly store: AuditStore,
+    private readonly options: AuditLogOptions = {},
+  ) {}
+
+  /** Appends one record. Appends from this process are serialised, so the chain never forks here. */
+  append(entry: AuditEntry): Promise<AuditRecord> {
+    return this.#serial(async () => {
+      for (const field of this.options.requiredFields ?? []) {
+        const v = (entry as unknown as Record<string, unknown>)[field];
+        if (v === undefined || v === null || v === '') {
+          throw new HsmError(
+            'HSM_ERR_AUDIT',
+            `the audit policy requires field ${field}; the record lacks it`,
+          );
+        }
+      }
+      const rec = await this.store.append((seq, prevHash) => {
+        const unsealed = { ...entry, seq, prevHash };
+        return { ...unsealed, hash: recordHash(unsealed) };
+      });
+      this.#sinceCheckpoint++;
+      return rec;
+    });
+  }
+
+  /** Fails with HSM_ERR_AUDIT unless a record could be written now. Called before an operation runs. */
+  probe(): Promise<void> {
+    return this.#serial(() => this.store.probe());
+  }
+
+  /** Whether enough records were written since the last checkpoint to write another. */
+  get checkpointDue(): boolean {
+    return this.#sinceCheckpoint >= (this.options.checkpointEvery ?? 1000);
+  }
+
+  /**
+   * Signs the current tip with the audit key and appends the checkpoint record. Does nothing when
+   * the tip is already a checkpoint. The signing happens outside the append lock; the payload
+   * names the record it covers, so records appended meanwhile do not invalidate it.
+   */
+  async checkpoint(
+    signer: CheckpointSigner,
+    base: Omit<
+      AuditEntry,
+      'checkpoint' | 'timestamp' | 'operation' | 'paramsDigest' | 'result' | 'latencyMs'
+    >,
+  ): Promise<AuditRecord | undefined> {
+    const tip = await this.#wrap(() => this.store.tip());
+    if (tip === undefined || tip.checkpoint !== undefined) return undefined;
+    const started = performance.now();
+    const checkpoint = await makeCheckpoint(signer, tip);
+    this.#sinceCheckpoint = 0;
+    return this.append({
+      ...base,
+      timestamp: new Date().toISOString(),
+      operation: 'audit.checkpoint',
+      keyUri: signer.keyUri,
+      paramsDigest: checkpoint.payloadDigest,
+      result: 'ok',
+      latencyMs: Math.round(performance.now() - started),
+      checkpoint: checkpoint.record,
+    });
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(() => this.#wrap(fn));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #wrap<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (HsmError.is(err, 'HSM_ERR_AUDIT')) throw err;
+      const msg = err instanceof Error ? err.message : String(err);
+      throw new HsmError(
+        'HSM_ERR_AUDIT',
+        `the audit record could not be written; the operation was refused (${msg})`,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import type { Command } from 'commander';
+import { verifyAuditExport, writeAuditExport } from '../../audit/audit-export.js';
+import type { AuditRange } from '../../audit/audit-store.js';
+import { type ChainReport, verifyChain } from '../../audit/verify-chain.js';
+import { HsmError } from '../../errors/index.js';
+import { withContext } from '../context.js';
+import { emit, type GlobalOptions, required } from '../output.js';
+
+/** `hsmkit audit verify|export`. */
+export function registerAudit(program: Command, globals: () => GlobalOptions): void {
+  const audit = program.command('audit').description('tamper-evident audit log: verify, export');
+
+  audit
+    .command('verify')
+    .option('--export <dir>', 'verify an export folder offline (needs only its files)')
+    .description('check the hash chain and the checkpoint signatures; names the first broken record')
+    .action(async (o: { export?: string }) => {
+      const report: ChainReport =
+        o.export !== undefined
+          ? verifyAuditExport(o.export)
+          : await withContext(globals(), (ctx) =>
+              ctx.governance.governor.run({ operation: 'audit.verify', params: {} }, async () => {
+                const records = await ctx.governance.auditStore.list();
+                const hasCheckpoints = records.some((r) => r.checkpoint !== undefined);
+                // The key is created only by a checkpoint; verifying must not make one.
+                const pem = hasCheckpoints ? (await ctx.governance.auditKey(false)).publicKeyPem : undefined;
+                return verifyChain(records, pem);
+              }),
+            );
+      if (!report.ok) {
+        const b = report.firstBreak!;
+        throw new HsmError('HSM_ERR_AUDIT_CHAIN', `audit log broken at record ${b.seq}: ${b.message}`, {
+          details: { seq: b.seq, reason: b.reason, report },
+        });
+      }
+      emit(
+        globals(),
+        report,
+        () =>
+          `Audit log OK: ${report.records} record(s)${report.records ? ` (${report.firstSeq}..${report.lastSeq})` : ''}, ${report.checkpoints} signed checkpoint(s)${report.uncheckpointed ? `; ${report.uncheckpointed} record(s) after the last checkpoint` : ''}.`,
+      );
+    });
+
+  audit
+    .command('export')
+    .option('--out <dir>', 'folder to create (must not exist)')
+    .option('--from <seq|time>', 'first record: a seq number or an ISO-8601 time')
+    .option('--to <seq|time>', 'last record: a seq number or an ISO-8601 time')
+    .description('write the records as JSONL, the checkpoint signatures and the audit public key')
+    .action(async (o: { out?: string; from?: string; to?: string }) => {
+      const out = required(o.out, '--out');
+      const range: AuditRange = { ...bound(o.from, 'from'), ...bound(o.to, 'to') };
+      const manifest = await withContext(globals(), (ctx) =>
+        ctx.governance.governor.run({ operation: 'audit.export', params: { ...range } }, async () => {
+          // A fresh checkpoint first, so the export carries a signature over its newest records.
+          const failed = await ctx.governance.governor.checkpoint();
+          if (failed) throw failed;
+          const key = await ctx.governance.auditKey();
+          return writeAuditExport(
+            out,
+            await ctx.governance.auditStore.list(range),
+            key.publicKeyPem,
+            key.keyUri,
+          );
+        }),
+      );
+      emit(
+        globals(),
+        { out, ...manifest },
+        () =>
+          `Exported ${manifest.records} record(s) to ${out} (verify offline: hsmkit audit verify --export ${out}).`,
+      );
+    });
+}
+
+function bound(v: string | undefined, side: 'from' | 'to'): AuditRange {
+  if (v === undefined) return {};
+  if (/^\d+$/.test(v)) return side === 'from' ? { fromSeq: Number(v) } : { toSeq: Number(v) };
+  const t = Date.parse(v);
+  if (Number.isNaN(t))
+    throw new HsmError('HSM_ERR_INVALID_INPUT', `--${side} is a seq number or an ISO-8601 time`);
+  const iso = new Date(t).toISOString();
+  return side === 'from' ? { fromTime: iso } : { toTime: iso };
+}

@@ -1,0 +1,166 @@
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import type { AuditRecord } from '../audit/audit-record.js';
+import type { AuditRange, AuditStore } from '../audit/audit-store.js';
+import type { StoreDialect } from './migrations.js';
+import type { AuditLogTable, Database } from './schema.js';
+
+/** Advisory lock key of the audit chain on PostgreSQL (any fixed 64-bit number; "hsmaudit"). */
+export const AUDIT_ADVISORY_LOCK = 0x68736d6175646974n;
+
+type Row = Selectable<AuditLogTable>;
+type Db = Kysely<Database> | Transaction<Database>;
+
+/**
+ * The audit log in the store. Append-only: this class has no update or delete. Each append reads
+ * the tip and inserts the next record while holding the database's write lock (SQLite
+ * `BEGIN IMMEDIATE`; PostgreSQL a transaction with `pg_advisory_xact_lock`), so writers in other
+ * processes cannot fork the chain either.
+ */
+export class AuditLogRepository implements AuditStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: StoreDialect = 'sqlite',
+  ) {}
+
+  async append(seal: (seq: number, prevHash: string) => AuditRecord): Promise<AuditRecord> {
+    return this.#locked(async (db) => {
+      const tip = await this.#tip(db);
+      const rec = seal((tip?.seq ?? 0) + 1, tip?.hash ?? '0'.repeat(64));
+      await db.insertInto('audit_log').values(toRow(rec)).execute();
+      return rec;
+    }, true);
+  }
+
+  async probe(): Promise<void> {
+    // A write that is rolled back: proves the lock can be taken and the file written, and leaves nothing.
+    await this.#locked(async (db) => {
+      await db
+        .insertInto('audit_log')
+        .values(
+          toRow({
+            seq: -1,
+            timestamp: '',
+            actor: '',
+            role: '',
+            authMethod: '',
+            operation: 'probe',
+            paramsDigest: '',
+            result: 'ok',
+            latencyMs: 0,
+            correlationId: '',
+            prevHash: '',
+            hash: '',
+          }),
+        )
+        .execute();
+    }, false);
+  }
+
+  async tip(): Promise<AuditRecord | undefined> {
+    return this.#tip(this.db);
+  }
+
+  async list(range: AuditRange = {}): Promise<AuditRecord[]> {
+    let q = this.db.selectFrom('audit_log').selectAll();
+    if (range.fromSeq !== undefined) q = q.where('seq', '>=', range.fromSeq);
+    if (range.toSeq !== undefined) q = q.where('seq', '<=', range.toSeq);
+    if (range.fromTime !== undefined) q = q.where('timestamp', '>=', range.fromTime);
+    if (range.toTime !== undefined) q = q.where('timestamp', '<=', range.toTime);
+    return (await q.orderBy('seq').execute()).map(fromRow);
+  }
+
+  async #tip(db: Db): Promise<AuditRecord | undefined> {
+    const row = await db
+      .selectFrom('audit_log')
+      .selectAll()
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row === undefined ? undefined : fromRow(row);
+  }
+
+  /** Runs `fn` holding the chain's write lock; commits when `commit`, else rolls back. */
+  async #locked<T>(fn: (db: Db) => Promise<T>, commit: boolean): Promise<T> {
+    if (this.dialect === 'postgres') {
+      // Not exercised until the PostgreSQL store lands; the shape is the one the design asks for.
+      const rollback = new Error('rollback');
+      let out: T | undefined;
+      try {
+        await this.db.transaction().execute(async (trx) => {
+          await sql`select pg_advisory_xact_lock(${AUDIT_ADVISORY_LOCK})`.execute(trx);
+          out = await fn(trx);
+          if (!commit) throw rollback;
+        });
+      } catch (err) {
+        if (err !== rollback) throw err;
+      }
+      return out as T;
+    }
+    return this.db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn);
+      try {
+        const out = await fn(conn);
+        await sql.raw(commit ? 'commit' : 'rollback').execute(conn);
+        return out;
+      } catch (err) {
+        await sql`rollback`.execute(conn).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+}
+
+function toRow(r: AuditRecord): AuditLogTable {
+  return {
+    seq: r.seq,
+    timestamp: r.timestamp,
+    actor: r.actor,
+    role: r.role,
+    auth_method: r.authMethod,
+    operation: r.operation,
+    key_uri: r.keyUri ?? null,
+    params_digest: r.paramsDigest,
+    result: r.result,
+    error_code: r.errorCode ?? null,
+    rule: r.rule ?? null,
+    member: r.member ?? null,
+    latency_ms: r.latencyMs,
+    correlation_id: r.correlationId,
+    policy_version: r.policyVersion ?? null,
+    checkpoint: r.checkpoint === undefined ? null : JSON.stringify(r.checkpoint),
+    prev_hash: r.prevHash,
+    hash: r.hash,
+  };
+}
+
+/** Rebuilds a record; a checkpoint column that is not JSON is kept as an unverifiable payload. */
+function fromRow(row: Row): AuditRecord {
+  const rec: AuditRecord = {
+    seq: Number(row.seq),
+    timestamp: row.timestamp,
+    actor: row.actor,
+    role: row.role,
+    authMethod: row.auth_method,
+    operation: row.operation,
+    paramsDigest: row.params_digest,
+    result: row.result as AuditRecord['result'],
+    latencyMs: Number(row.latency_ms),
+    correlationId: row.correlation_id,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+  if (row.key_uri !== null) rec.keyUri = row.key_uri;
+  if (row.error_code !== null) rec.errorCode = row.error_code;
+  if (row.rule !== null) rec.rule = row.rule;
+  if (row.member !== null) rec.member = row.member;
+  if (row.policy_version !== null) rec.policyVersion = Number(row.policy_version);
+  if (row.checkpoint !== null) {
+    try {
+      rec.checkpoint = JSON.parse(row.checkpoint);
+    } catch {
+      // Verification will find the record's hash does not match; keep the raw text for the report.
+      rec.checkpoint = { payload: row.checkpoint, signature: '', algorithm: '', keyUri: '' };
+    }
+  }
+  return rec;
+}
