@@ -3,21 +3,38 @@
  * This (and the server, later) is the only place that chooses adapters.
  */
 import { Pkcs11KeyManager } from '../adapters/pkcs11/pkcs11-key-manager.js';
+import type { ClusterKeyManager } from '../cluster/cluster-key-manager.js';
 import { hsmkitPaths } from '../config/home.js';
 import { loadConfig, readPinFile } from '../config/load.js';
 import type { HsmkitConfig, MemberConfig } from '../config/schema.js';
 import { HsmError } from '../errors/index.js';
+import { stderrAlerts } from '../governance/alerts.js';
+import type { GovernedKeyManager } from '../governance/governed-key-manager.js';
+import { type Governance, openGovernance } from '../governance/open-governance.js';
 import { Store } from '../store/store.js';
+import { memberOptions } from './member-options.js';
+import { openCluster } from './open-cluster.js';
 import type { GlobalOptions } from './output.js';
 
 /** What a command works with. Close it when done. */
 export interface CliContext {
   config: HsmkitConfig;
   member: MemberConfig;
-  km: Pkcs11KeyManager;
+  /** The governed key manager: every call is decided by the policy and audited. */
+  km: CliKeyManager;
   store: Store;
+  /** Policy, audit log and policy administration of this run. */
+  governance: Governance;
   close(): Promise<void>;
 }
+
+/**
+ * The CLI's key manager: governed, plus a read-only view of the member's host processes for
+ * `hsm info`. The adapter itself is never handed out, so no command can bypass the policy.
+ */
+export type CliKeyManager = GovernedKeyManager & {
+  readonly member: { readonly hostPids: number[]; readonly lastConnectMs: number };
+};
 
 /** Loads the config named by --config, else $HSMKIT_HOME/hsmkit.yaml. */
 export function loadCliConfig(opts: GlobalOptions): HsmkitConfig {
@@ -43,52 +60,66 @@ export async function openContext(opts: GlobalOptions): Promise<CliContext> {
   const config = loadCliConfig(opts);
   const member = config.members[0];
   if (!member) throw new HsmError('HSM_ERR_CONFIG', 'hsm_configuration.connection: no member configured');
-  if (config.members.length > 1) {
-    // The cluster (several members) arrives with the HA work; until then the CLI uses the first.
-    process.stderr.write(`hsmkit: using member "${member.name}" (the first of ${config.members.length})\n`);
-  }
-  if (!member.module) {
-    throw new HsmError(
-      'HSM_ERR_CONFIG',
-      `hsm_configuration.connection.module: member "${member.name}" has no PKCS#11 module path`,
-    );
-  }
-  const pin = member.pin ?? (member.pinFile ? readPinFile(member.pinFile) : undefined);
   if (config.store.driver !== 'sqlite') {
     throw new HsmError('HSM_ERR_CONFIG', 'store.driver: only sqlite is available in this version');
   }
   const store = await Store.openSqlite(config.store.path ?? hsmkitPaths().database);
-  let km: Pkcs11KeyManager;
+  // One member: a Pkcs11KeyManager with the metadata store. Several: the cluster (failover,
+  // replication); its keys are logical (URIs without token) and it keeps no per-member metadata.
+  let inner: Pkcs11KeyManager | ClusterKeyManager;
+  let hostPids: () => number[];
+  let lastConnectMs: () => number;
   try {
-    const perf = config.performance;
-    km = await Pkcs11KeyManager.open(
-      {
-        name: member.name,
-        module: member.module,
-        userType: member.userType,
-        env: member.env,
-        hostProcesses: member.hostProcesses,
-        poolSize: perf.connectionPoolSize,
-        operationTimeoutMs: perf.operationTimeoutMs,
-        keygenTimeoutMs: perf.keygenTimeoutMs,
-        batchSize: perf.batchSize,
-        asyncOperations: perf.asyncOperations,
-        ...(member.slot !== undefined ? { slot: member.slot } : {}),
-        ...(member.tokenLabel !== undefined ? { tokenLabel: member.tokenLabel } : {}),
-        ...(pin !== undefined ? { pin } : {}),
-        ...(member.initArgs !== undefined ? { initArgs: member.initArgs } : {}),
-      },
-      { store: store.keys, policy: config.securityPolicy },
-    );
+    if (config.members.length > 1) {
+      const cluster = await openCluster(config);
+      inner = cluster;
+      const hosts = () => cluster.members.map((m) => (m.km as unknown as Pkcs11KeyManager).member);
+      hostPids = () => hosts().flatMap((h) => h.hostPids);
+      lastConnectMs = () => Math.max(...hosts().map((h) => h.lastConnectMs));
+    } else {
+      const single = await Pkcs11KeyManager.open(
+        // The vendor profile: the configured provider (config wins over detection).
+        memberOptions(config, member, { provider: member.provider }),
+        { store: store.keys, policy: config.securityPolicy },
+      );
+      inner = single;
+      hostPids = () => single.member.hostPids;
+      lastConnectMs = () => single.member.lastConnectMs;
+    }
   } catch (err) {
     await store.close();
     throw err;
   }
+  let governance: Governance;
+  try {
+    governance = await openGovernance({
+      inner,
+      db: store.db,
+      security: config.securityPolicy,
+      member: member.name,
+      alerts: stderrAlerts,
+    });
+  } catch (err) {
+    await inner.close();
+    await store.close();
+    throw err;
+  }
+  const km = Object.defineProperty(governance.km, 'member', {
+    value: Object.freeze({
+      get hostPids() {
+        return hostPids();
+      },
+      get lastConnectMs() {
+        return lastConnectMs();
+      },
+    }),
+  }) as CliKeyManager;
   return {
     config,
     member,
     km,
     store,
+    governance,
     close: async () => {
       await km.close();
       await store.close();

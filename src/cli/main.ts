@@ -4,9 +4,20 @@
  */
 import { Command, CommanderError } from 'commander';
 import { HsmError } from '../errors/index.js';
+import { registerAudit } from './commands/audit.js';
+import { registerCa } from './commands/ca.js';
+import { registerCert } from './commands/cert.js';
+import { registerCluster } from './commands/cluster.js';
+import { registerCodesign } from './commands/codesign.js';
+import { registerCompliance } from './commands/compliance.js';
+import { registerCrl } from './commands/crl.js';
+import { registerCsr } from './commands/csr.js';
+import { registerDocsign } from './commands/docsign.js';
 import { registerHsm } from './commands/hsm.js';
 import { registerInit } from './commands/init.js';
 import { registerKey } from './commands/key.js';
+import { registerPolicy } from './commands/policy.js';
+import { registerServe } from './commands/serve.js';
 import { registerSign } from './commands/sign.js';
 import { type GlobalOptions, reportError } from './output.js';
 
@@ -24,6 +35,17 @@ export function buildProgram(): Command {
   registerHsm(program, globals);
   registerKey(program, globals);
   registerSign(program, globals);
+  registerCluster(program, globals);
+  registerCa(program, globals);
+  registerCsr(program, globals);
+  registerCert(program, globals);
+  registerCrl(program, globals);
+  registerCodesign(program, globals);
+  registerDocsign(program, globals);
+  registerServe(program, globals);
+  registerPolicy(program, globals);
+  registerAudit(program, globals);
+  registerCompliance(program, globals);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

@@ -2,13 +2,16 @@ import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { HsmError, toHsmError } from '../errors/index.js';
 import type { KeyInfo } from '../kms/key-info.js';
-import type {
-  BatchSigner,
-  BatchSignResult,
-  KeyDeleter,
-  KeyLister,
-  KeyManager,
-  RandomSource,
+import {
+  type BatchSigner,
+  type BatchSignResult,
+  type CapabilityReport,
+  type CapabilityReporter,
+  isCapabilityReporter,
+  type KeyDeleter,
+  type KeyLister,
+  type KeyManager,
+  type RandomSource,
 } from '../kms/key-manager.js';
 import type { CreateKeyRequest, KeyRef, ListKeysRequest, SignRequest } from '../kms/requests.js';
 import { keyUri } from '../uri/pkcs11-uri.js';
@@ -253,6 +256,18 @@ export class ClusterKeyManager
     }
     if (deleted === 0)
       throw new HsmError('HSM_ERR_KEY_NOT_FOUND', `no member holds ${String(ref).slice(0, 200)}`);
+  }
+
+  /** Every available member's capability report (a member that cannot answer now is left out). */
+  async capabilities(): Promise<CapabilityReport[]> {
+    const reports = await Promise.all(
+      this.members
+        .filter((m) => m.available && isCapabilityReporter(m.km))
+        .map((m) =>
+          (m.km as unknown as CapabilityReporter).capabilities().catch(() => [] as CapabilityReport[]),
+        ),
+    );
+    return reports.flat();
   }
 
   async close(): Promise<void> {

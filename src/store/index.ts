@@ -16,5 +16,19 @@ export {
   migrations,
   type StoreDialect,
 } from './migrations.js';
-export type { Database, KeyMetadataTable } from './schema.js';
+export {
+  type CaRecord,
+  type CertificateRecord,
+  type CertificateStatus,
+  type NewCertificateRecord,
+  PkiRepository,
+} from './pki-records.js';
+export type {
+  Database,
+  KeyMetadataTable,
+  PkiCaTable,
+  PkiCertificateTable,
+  PkiCrlNumberTable,
+  PkiRevocationTable,
+} from './schema.js';
 export { BUSY_TIMEOUT_MS, Store } from './store.js';

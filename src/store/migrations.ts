@@ -70,6 +70,106 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropTable('key_metadata').execute();
     },
   },
+  '0002_pki': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('pki_ca')
+        .addColumn('name', 'text', (col) => col.primaryKey().notNull())
+        .addColumn('parent', 'text')
+        .addColumn('key_uri', 'text', (col) => col.notNull())
+        .addColumn('key_type', 'text', (col) => col.notNull())
+        .addColumn('serial', 'text', (col) => col.notNull())
+        .addColumn('certificate', 'text', (col) => col.notNull())
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createTable('pki_certificate')
+        .addColumn('serial', 'text', (col) => col.primaryKey().notNull())
+        .addColumn('ca', 'text', (col) => col.notNull())
+        .addColumn('profile', 'text', (col) => col.notNull())
+        .addColumn('subject', 'text', (col) => col.notNull())
+        .addColumn('not_before', 'text', (col) => col.notNull())
+        .addColumn('not_after', 'text', (col) => col.notNull())
+        .addColumn('status', 'text', (col) =>
+          col.notNull().defaultTo('good').check(sql`status in ('good', 'revoked')`),
+        )
+        .addColumn('der', 'text', (col) => col.notNull())
+        .addColumn('key_uri', 'text')
+        .addColumn('renewed_from', 'text')
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .execute();
+      // OCSP pre-signing and CRLs read a CA's certificates.
+      await db.schema.createIndex('pki_certificate_ca_idx').on('pki_certificate').column('ca').execute();
+      await db.schema
+        .createTable('pki_revocation')
+        .addColumn('serial', 'text', (col) => col.primaryKey().notNull())
+        .addColumn('ca', 'text', (col) => col.notNull())
+        .addColumn('reason', 'integer', (col) => col.notNull())
+        .addColumn('revoked_at', 'text', (col) => col.notNull())
+        .execute();
+      await db.schema.createIndex('pki_revocation_ca_idx').on('pki_revocation').column('ca').execute();
+      await db.schema
+        .createTable('pki_crl_number')
+        .addColumn('ca', 'text', (col) => col.primaryKey().notNull())
+        .addColumn('last_number', 'integer', (col) => col.notNull())
+        .addColumn('crl', 'text')
+        .addColumn('updated_at', 'text', (col) => col.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      for (const t of ['pki_crl_number', 'pki_revocation', 'pki_certificate', 'pki_ca']) {
+        await db.schema.dropTable(t).execute();
+      }
+    },
+  },
+  '0003_governance': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The audit hash chain. seq is assigned by the appender under the write lock (not
+      // autoincrement), so a gap left by a deleted record is visible to audit verify.
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('seq', 'bigint', (col) => col.primaryKey().notNull())
+        .addColumn('timestamp', 'text', (col) => col.notNull())
+        .addColumn('actor', 'text', (col) => col.notNull())
+        .addColumn('role', 'text', (col) => col.notNull())
+        .addColumn('auth_method', 'text', (col) => col.notNull())
+        .addColumn('operation', 'text', (col) => col.notNull())
+        .addColumn('key_uri', 'text')
+        .addColumn('params_digest', 'text', (col) => col.notNull())
+        .addColumn('result', 'text', (col) => col.notNull().check(sql`result in ('ok', 'denied', 'error')`))
+        .addColumn('error_code', 'text')
+        .addColumn('rule', 'text')
+        .addColumn('member', 'text')
+        .addColumn('latency_ms', 'integer', (col) => col.notNull())
+        .addColumn('correlation_id', 'text', (col) => col.notNull())
+        .addColumn('policy_version', 'integer')
+        .addColumn('checkpoint', 'text')
+        .addColumn('prev_hash', 'text', (col) => col.notNull())
+        .addColumn('hash', 'text', (col) => col.notNull())
+        .execute();
+      await db.schema.createIndex('audit_log_timestamp_idx').on('audit_log').column('timestamp').execute();
+      // Every policy ever proposed or applied; never updated except to record its approval.
+      await db.schema
+        .createTable('policy_version')
+        .addColumn('version', 'integer', (col) => col.primaryKey().notNull())
+        .addColumn('hash', 'text', (col) => col.notNull())
+        .addColumn('document', 'text', (col) => col.notNull())
+        .addColumn('author', 'text', (col) => col.notNull())
+        .addColumn('author_role', 'text', (col) => col.notNull())
+        .addColumn('status', 'text', (col) =>
+          col.notNull().check(sql`status in ('pending', 'active', 'superseded')`),
+        )
+        .addColumn('approved_by', 'text')
+        .addColumn('rolled_back_from', 'integer')
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .addColumn('activated_at', 'text')
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('policy_version').execute();
+      await db.schema.dropTable('audit_log').execute();
+    },
+  },
 };
 
 /** Name of the newest migration; a store at this migration is up to date. */

@@ -38,7 +38,131 @@ export interface KeyMetadataTable {
   updated_at: string;
 }
 
+/** One row per certificate authority hsmkit operates (migration 0002_pki). */
+export interface PkiCaTable {
+  /** CA name, as given to `ca init --name`; primary key. */
+  name: string;
+  /** Name of the issuing CA; null for a root. */
+  parent: string | null;
+  /** Canonical URI of the CA's HSM key. */
+  key_uri: string;
+  /** Key type, e.g. `ec-p384`. */
+  key_type: string;
+  /** Serial of the CA's current certificate, lowercase hex. */
+  serial: string;
+  /** The CA certificate, DER as base64. */
+  certificate: string;
+  /** ISO-8601 UTC. */
+  created_at: string;
+}
+
+/** One row per certificate hsmkit issued, with its status (migration 0002_pki). */
+export interface PkiCertificateTable {
+  /** Serial, lowercase hex without leading zero octets; primary key (128-bit random). */
+  serial: string;
+  /** Name of the issuing CA. */
+  ca: string;
+  /** Profile the certificate was issued under (`tls-server`, `root-ca`, …). */
+  profile: string;
+  /** Subject DN as text. */
+  subject: string;
+  /** ISO-8601 UTC. */
+  not_before: string;
+  /** ISO-8601 UTC. */
+  not_after: string;
+  /** `good` or `revoked`. */
+  status: string;
+  /** The certificate, DER as base64. */
+  der: string;
+  /** URI of the subject's HSM key when hsmkit holds it; null for external CSRs. */
+  key_uri: string | null;
+  /** Serial of the certificate this one renewed; null for a first issue. */
+  renewed_from: string | null;
+  /** ISO-8601 UTC. */
+  created_at: string;
+}
+
+/** One row per revoked certificate (migration 0002_pki). */
+export interface PkiRevocationTable {
+  /** Serial of the revoked certificate; primary key. */
+  serial: string;
+  /** Name of the issuing CA. */
+  ca: string;
+  /** RFC 5280 CRLReason code (0..10, 7 unused). */
+  reason: number;
+  /** ISO-8601 UTC. */
+  revoked_at: string;
+}
+
+/** The last CRL number used per CA (migration 0002_pki). */
+export interface PkiCrlNumberTable {
+  /** CA name; primary key. */
+  ca: string;
+  /** Last CRL number issued (monotonic). */
+  last_number: number;
+  /** The last CRL published, DER as base64; null until one is saved. */
+  crl: string | null;
+  /** ISO-8601 UTC of the last change. */
+  updated_at: string;
+}
+
+/** The audit hash chain (migration 0003_governance); append-only, see src/audit. */
+export interface AuditLogTable {
+  /** Position in the chain, from 1; primary key. */
+  seq: number;
+  /** ISO-8601 UTC. */
+  timestamp: string;
+  actor: string;
+  role: string;
+  auth_method: string;
+  operation: string;
+  key_uri: string | null;
+  /** SHA-256 hex of the canonical JSON of the non-secret parameters. */
+  params_digest: string;
+  /** `ok`, `denied` or `error`. */
+  result: string;
+  error_code: string | null;
+  /** Policy rule that refused, for denied records. */
+  rule: string | null;
+  member: string | null;
+  latency_ms: number;
+  correlation_id: string;
+  policy_version: number | null;
+  /** JSON of the signed checkpoint, for checkpoint records. */
+  checkpoint: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Versions of the governance policy (migration 0003_governance). */
+export interface PolicyVersionTable {
+  /** 1, 2, …; primary key. */
+  version: number;
+  /** SHA-256 hex of `document`. */
+  hash: string;
+  /** The policy YAML as applied. */
+  document: string;
+  author: string;
+  author_role: string;
+  /** `pending` (awaiting approval), `active` or `superseded`. */
+  status: string;
+  /** `actor/role` of the second person under dual control. */
+  approved_by: string | null;
+  /** The version a rollback restored. */
+  rolled_back_from: number | null;
+  /** ISO-8601 UTC. */
+  created_at: string;
+  /** ISO-8601 UTC. */
+  activated_at: string | null;
+}
+
 /** The whole store schema, for `Kysely<Database>`. */
 export interface Database {
   key_metadata: KeyMetadataTable;
+  pki_ca: PkiCaTable;
+  pki_certificate: PkiCertificateTable;
+  pki_revocation: PkiRevocationTable;
+  pki_crl_number: PkiCrlNumberTable;
+  audit_log: AuditLogTable;
+  policy_version: PolicyVersionTable;
 }

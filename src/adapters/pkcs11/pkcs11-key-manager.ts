@@ -252,7 +252,9 @@ export class Pkcs11KeyManager
       const h2 = { ...header, k: again.id };
       sig = (await this.member.call('sign', h2, plan.input, { idempotent: true })).body ?? new Uint8Array();
     }
-    return plan.ecdsa && req.format !== 'raw' ? ecdsaRawToDer(sig) : sig;
+    // A plain copy: the IPC layer's Buffers may be views into Node's shared pool, whose
+    // `.buffer` is not the signature (WebCrypto-style callers read `.buffer`).
+    return plan.ecdsa && req.format !== 'raw' ? ecdsaRawToDer(sig) : new Uint8Array(sig);
   }
 
   async signBatch(reqs: SignRequest[]): Promise<BatchSignResult[]> {
