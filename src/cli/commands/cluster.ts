@@ -3,7 +3,7 @@ import { Pkcs11ReplicationCeremonyMember } from '../../adapters/pkcs11/replicati
 import { establishReplicationKey, REPLICATION_KEY_LABEL } from '../../cluster/replication-ceremony.js';
 import { readPinFile } from '../../config/load.js';
 import { HsmError } from '../../errors/index.js';
-import { loadCliConfig } from '../context.js';
+import { loadCliConfig, withContext } from '../context.js';
 import { memberOptions } from '../member-options.js';
 import { openCluster } from '../open-cluster.js';
 import { emit, type GlobalOptions, table } from '../output.js';
@@ -78,22 +78,38 @@ export function registerCluster(program: Command, globals: () => GlobalOptions):
           'HSM_ERR_INVALID_INPUT',
           `--so-pin-file is missing for member(s) ${missing.join(', ')}`,
         );
-      const so: Pkcs11ReplicationCeremonyMember[] = [];
-      try {
-        for (const m of config.members) {
-          const pin = readPinFile(files.get(m.name)!);
-          so.push(await Pkcs11ReplicationCeremonyMember.open({ ...memberOptions(config, m), pin }));
-        }
-        const result = await establishReplicationKey(so, o.label);
-        emit(
-          globals(),
-          result,
-          () =>
-            `Replication key "${result.label}" established on ${result.members.join(', ')} (generated on ${result.source}).`,
-        );
-      } finally {
-        await Promise.all(so.map((m) => m.close()));
-      }
+      // Under policy and audit like every key creation: one record, ok / denied / error.
+      const result = await withContext(globals(), (ctx) =>
+        ctx.governance.governor.run(
+          {
+            operation: 'key.create',
+            params: {
+              label: o.label,
+              type: 'aes-256',
+              purpose: 'cluster replication key',
+              members: config.members.map((m) => m.name),
+            },
+          },
+          async () => {
+            const so: Pkcs11ReplicationCeremonyMember[] = [];
+            try {
+              for (const m of config.members) {
+                const pin = readPinFile(files.get(m.name)!);
+                so.push(await Pkcs11ReplicationCeremonyMember.open({ ...memberOptions(config, m), pin }));
+              }
+              return await establishReplicationKey(so, o.label);
+            } finally {
+              await Promise.all(so.map((m) => m.close()));
+            }
+          },
+        ),
+      );
+      emit(
+        globals(),
+        result,
+        () =>
+          `Replication key "${result.label}" established on ${result.members.join(', ')} (generated on ${result.source}).`,
+      );
     });
 }
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsmToken } from '../../support/softhsm.js';
 import { listObjects } from '../../support/tools.js';
@@ -108,6 +109,23 @@ describe('hsmkit cluster', () => {
       );
       assert.ok(secret[0]!.access.includes('sensitive'), 'sensitive');
     }
+
+    // The ceremony left an audit record, and the chain verifies.
+    const db = new Database(join(dir, 'hsmkit.db'), { readonly: true });
+    try {
+      const rows = db.prepare(`select result from audit_log where operation = 'key.create'`).all() as Array<{
+        result: string;
+      }>;
+      assert.ok(
+        rows.some((r) => r.result === 'ok'),
+        'an ok key.create record for the replication key',
+      );
+    } finally {
+      db.close();
+    }
+    const verifyAudit = await cli(['--config', config, '--json', 'audit', 'verify']);
+    outputs.push(verifyAudit.stdout, verifyAudit.stderr);
+    assert.equal(verifyAudit.code, 0, verifyAudit.stderr);
 
     const status = await cli(['--config', config, '--json', 'cluster', 'status']);
     outputs.push(status.stdout, status.stderr);
