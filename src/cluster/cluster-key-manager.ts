@@ -102,6 +102,17 @@ export class ClusterKeyManager
 
   /** Starts health monitoring and brings every member up to date with the others' keys. */
   async start(): Promise<void> {
+    if (this.opts.replicationKeyLabel) {
+      for (const m of this.members) {
+        m.canReplicate = m.km.canReplicate ? await m.km.canReplicate().catch(() => false) : true;
+        if (!m.canReplicate) {
+          this.emit('alert', {
+            kind: 'replication',
+            message: `member ${m.name} cannot wrap keys (no working RFC 5649 key wrap); it is left out of replication and keys are placed on the others`,
+          });
+        }
+      }
+    }
     await this.checkHealth();
     if (this.opts.replicationKeyLabel)
       for (const m of this.members) if (m.health !== 'down') await this.catchUp(m);
@@ -114,14 +125,24 @@ export class ClusterKeyManager
   }
 
   async createKey(req: CreateKeyRequest): Promise<KeyInfo> {
-    const label = this.opts.replicationKeyLabel;
-    const source = this.balancer.order(this.members.filter((m) => m.available))[0];
+    const configured = this.opts.replicationKeyLabel;
+    const replicating = this.members.filter((m) => m.canReplicate);
+    // Replication needs two members able to wrap; otherwise the key is placed on one member.
+    const label = configured && replicating.length >= 2 ? configured : undefined;
+    const candidates = (label ? replicating : this.members).filter((m) => m.available);
+    const source = this.balancer.order(candidates)[0];
     if (!source)
       throw this.unavailable(
         'key generation',
         'no HSM member is available; a key is never generated in software',
       );
     if (!label) {
+      if (configured) {
+        this.emit('alert', {
+          kind: 'replication',
+          message: `replication refused for ${req.label}: fewer than two members can wrap keys; the key is placed on ${source.name} only`,
+        });
+      }
       // Placement without replication: one member, no failover (a retry elsewhere would make a different key).
       const { value } = await source.run((km) => km.createKey(req));
       return this.logical(value, [source.name]);
@@ -133,7 +154,7 @@ export class ClusterKeyManager
     const { value: info } = await source.run((km) => km.createKey(replicable));
     const replicas = [source.name];
     const ref = this.logicalUri(info);
-    for (const target of this.members) {
+    for (const target of replicating) {
       if (target === source || !target.available) continue;
       try {
         await this.copyKey(source, target, ref, info.publicKeyPem, label);
@@ -145,7 +166,7 @@ export class ClusterKeyManager
         });
       }
     }
-    const need = this.opts.minCopies ?? Math.min(2, this.members.length);
+    const need = Math.min(this.opts.minCopies ?? 2, replicating.length);
     if (replicas.length < need) {
       await Promise.all(
         replicas.map((n) =>
@@ -392,9 +413,10 @@ export class ClusterKeyManager
     const running = this.catchUps.get(m.name);
     if (running) return running;
     const job = (async () => {
+      if (!m.canReplicate) return;
       const mine = new Set((await m.km.listKeys()).map((k) => k.id));
       for (const source of this.members) {
-        if (source === m || !source.available) continue;
+        if (source === m || !source.available || !source.canReplicate) continue;
         let theirs: KeyInfo[];
         try {
           theirs = (await source.run((km) => km.listKeys())).value;

@@ -26,6 +26,8 @@ export class ClusterMember implements BalancedMember {
   latencyMs = 1;
   /** Health-check latency above the SLA makes the member degraded. */
   degraded = false;
+  /** False when the member cannot wrap/unwrap (learnt at start): it never receives or sends copies. */
+  canReplicate = true;
   readonly breaker: CircuitBreaker;
 
   constructor(

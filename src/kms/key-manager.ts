@@ -118,10 +118,18 @@ export interface WrappedKey {
 
 /** HSM-to-HSM key replication under a trusted replication key (never in the clear). */
 export interface KeyReplicator {
-  /** Wraps the key under the replication key labelled `wrappingLabel`. */
-  exportWrapped(ref: KeyRef, wrappingLabel: string): Promise<WrappedKey>;
-  /** Recreates a wrapped key here; `created` is false when the key (same id) was present. */
-  importWrapped(key: WrappedKey, wrappingLabel: string): Promise<{ created: boolean }>;
+  /**
+   * Wraps the key under the replication key labelled `wrappingLabel`. `mechanism` is this side's
+   * wrap mechanism (e.g. RFC 5649: 0x210A on SoftHSM, 0x210B on NSS); default: the backend's own.
+   */
+  exportWrapped(ref: KeyRef, wrappingLabel: string, mechanism?: number): Promise<WrappedKey>;
+  /**
+   * Recreates a wrapped key here; `created` is false when the key (same id) was present.
+   * `mechanism` is this side's unwrap mechanism for the same algorithm; default: the backend's own.
+   */
+  importWrapped(key: WrappedKey, wrappingLabel: string, mechanism?: number): Promise<{ created: boolean }>;
+  /** Whether this member can take part in replication at all (it offers a working key wrap). */
+  canReplicate?(): Promise<boolean>;
 }
 
 /** A cheap liveness check that exercises the token (a test signature), for health monitoring. */

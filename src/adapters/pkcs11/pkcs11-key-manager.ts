@@ -18,10 +18,11 @@ import type {
   WrappedKey,
 } from '../../kms/key-manager.js';
 import { applyKeyPolicy, type KeyGenerationPolicy } from '../../kms/key-policy.js';
-import { KEY_TYPES, type KeyFamily, keySpec, parseKeyType } from '../../kms/key-spec.js';
+import { KEY_TYPES, type KeyFamily, type KeyType, keySpec, parseKeyType } from '../../kms/key-spec.js';
 import { validateLabel } from '../../kms/labels.js';
 import type {
   CreateKeyRequest,
+  KeyProtection,
   KeyRef,
   ListKeysRequest,
   SignRequest,
@@ -31,7 +32,7 @@ import { defaultAlgorithm, type SignAlgorithm } from '../../kms/sign-algorithm.j
 import { withoutUndefined } from '../../kms/without-undefined.js';
 import type { KeyMetadataRepository, KeyRecord } from '../../store/key-metadata.js';
 import { keyUri, parsePkcs11Uri } from '../../uri/pkcs11-uri.js';
-import { mechanismName } from './constants.js';
+import { CKA, CKO, mechanismName } from './constants.js';
 import type {
   FoundKey,
   GenerateHeader,
@@ -48,6 +49,40 @@ import {
   TokenCapabilities,
   type VendorDescription,
 } from './vendors/token-capabilities.js';
+
+/** What {@link Pkcs11KeyManager.transferSupport} reports. */
+export interface TransferSupport {
+  /** Vendor profile id. */
+  vendor: string;
+  vendorName: string;
+  /** CKM value of RFC 5649 AES key wrap with padding on this token (vendor profile). */
+  wrapMechanism?: number;
+  /** The connect-time RFC 5649 wrap/unwrap round trip. */
+  wrap: { status: 'works' | 'fails' | 'not-offered'; detail: string };
+  /** Key families whose private keys this token cannot unwrap, with the reason. */
+  unwrapRefusals: Partial<Record<KeyFamily, string>>;
+  /** How this token's side of the transport-key ceremony logs in (only an SO may create trusted keys). */
+  ceremonyLogin: 'so' | 'user';
+}
+
+/**
+ * Transfer facts measured on this machine that the vendor profiles do not carry as data yet (the
+ * NSS profile states them as quirks). Keyed by vendor profile id.
+ */
+const TRANSFER_FACTS: Record<
+  string,
+  { unwrapRefusals?: Partial<Record<KeyFamily, string>>; ceremonyLogin?: 'so' | 'user' }
+> = {
+  nss: {
+    unwrapRefusals: {
+      ec: 'NSS softokn 3.87 cannot unwrap EC private keys (C_UnwrapKey answers CKR_TEMPLATE_INCOMPLETE)',
+      eddsa: 'NSS softokn 3.87 has no EdDSA keys',
+    },
+    // NSS has no SO once its database has a password (C_Login(CKU_SO) is CKR_USER_TYPE_INVALID);
+    // its user may create CKA_TRUSTED keys, so the user takes the SO's part of the ceremony.
+    ceremonyLogin: 'user',
+  },
+};
 
 /** Label of each member's own health-check key (EC P-256, never replicated). */
 export const HEALTH_KEY_LABEL = 'hsmkit-health';
@@ -380,19 +415,104 @@ export class Pkcs11KeyManager
     await this.member.close();
   }
 
-  async exportWrapped(ref: KeyRef, wrappingLabel: string): Promise<WrappedKey> {
+  /**
+   * Wraps a key under the replication key. The mechanism defaults to this token's RFC 5649 id from
+   * its vendor profile (SoftHSM 0x210A, NSS 0x210B), else the host's default (0x210A).
+   */
+  async exportWrapped(ref: KeyRef, wrappingLabel: string, mechanism?: number): Promise<WrappedKey> {
     const key = await this.resolve(ref);
-    const r = await this.member.call('wrapPrivate', { id: key.id, wrappingLabel }, undefined, {
-      idempotent: true,
-    });
+    const mech = mechanism ?? this.caps.profile.rfc5649Mechanism;
+    const r = await this.member.call(
+      'wrapPrivate',
+      mech === undefined ? { id: key.id, wrappingLabel } : { id: key.id, wrappingLabel, mechanism: mech },
+      undefined,
+      { idempotent: true },
+    );
     return r.header as WrappedPrivate;
   }
 
-  async importWrapped(key: WrappedKey, wrappingLabel: string): Promise<{ created: boolean }> {
+  /**
+   * Whether replication can work here: the connect-time probe's RFC 5649 wrap/unwrap round trip
+   * succeeded (p11-kit RPC cannot forward wrap mechanisms; tpm2 and opencryptoki lack them).
+   */
+  async canReplicate(): Promise<boolean> {
+    const [report] = (await this.capabilities()) as Pkcs11CapabilityReport[];
+    return report?.wrap.status === 'works';
+  }
+
+  /** Recreates a wrapped key; the mechanism defaults as for {@link exportWrapped}, on this token's side. */
+  async importWrapped(
+    key: WrappedKey,
+    wrappingLabel: string,
+    mechanism?: number,
+  ): Promise<{ created: boolean }> {
     validateLabel(key.label);
     const header: UnwrapPrivateHeader = { ...(key as WrappedPrivate), wrappingLabel };
+    const mech = mechanism ?? this.caps.profile.rfc5649Mechanism;
+    if (mech !== undefined) header.mechanism = mech;
     const r = (await this.member.call('unwrapPrivate', header)).header as { created: boolean };
     return { created: r.created };
+  }
+
+  /**
+   * How a key may leave this token, read from the token: CKA_EXTRACTABLE, CKA_WRAP_WITH_TRUSTED
+   * and CKA_SENSITIVE of its private object (for migration planning; a read, nothing changes).
+   */
+  async wrapTraits(
+    ref: KeyRef,
+  ): Promise<{ extractable: boolean; wrapWithTrusted: boolean; sensitive: boolean }> {
+    const key = await this.resolve(ref);
+    const r = (
+      await this.member.call(
+        'attributes',
+        { id: key.id, cls: CKO.PRIVATE_KEY, attrs: [CKA.EXTRACTABLE, CKA.WRAP_WITH_TRUSTED, CKA.SENSITIVE] },
+        undefined,
+        { idempotent: true },
+      )
+    ).header as Record<string, string | { error: string }>;
+    // A token that does not know an attribute answers with an error: read as false.
+    const flag = (a: number) => typeof r[a] === 'string' && (r[a] as string).startsWith('01');
+    return {
+      extractable: flag(CKA.EXTRACTABLE),
+      wrapWithTrusted: flag(CKA.WRAP_WITH_TRUSTED),
+      sensitive: flag(CKA.SENSITIVE),
+    };
+  }
+
+  /**
+   * What a key transfer (wrap here, unwrap elsewhere) needs to know about this token: its vendor,
+   * its RFC 5649 mechanism and whether the connect-time wrap/unwrap round trip worked, the key
+   * families it cannot unwrap, and how its side of the transport-key ceremony logs in.
+   */
+  transferSupport(): TransferSupport {
+    const profile = this.caps.profile;
+    const facts = TRANSFER_FACTS[profile.id] ?? {};
+    const wrap = this.description.probe?.wrap ?? { status: 'not-offered' as const, detail: 'not probed' };
+    const out: TransferSupport = {
+      vendor: profile.id,
+      vendorName: profile.name,
+      wrap: { status: wrap.status, detail: wrap.detail },
+      unwrapRefusals: { ...(facts.unwrapRefusals ?? {}) },
+      ceremonyLogin: facts.ceremonyLogin ?? 'so',
+    };
+    if (profile.rfc5649Mechanism !== undefined) out.wrapMechanism = profile.rfc5649Mechanism;
+    return out;
+  }
+
+  /**
+   * Why {@link createKey} would refuse this key type with this protection on this token (policy,
+   * vendor limits, unusable mechanisms, unenforced non-extractability), decided without a token
+   * call; undefined when it would be attempted.
+   */
+  generationRefusal(type: KeyType, protection?: KeyProtection): { code: string; reason: string } | undefined {
+    try {
+      const spec = keySpec(type);
+      this.caps.checkGeneration(spec, applyKeyPolicy(spec, protection, this.opts.policy));
+      return undefined;
+    } catch (err) {
+      const e = toHsmError(err);
+      return { code: e.code, reason: e.message };
+    }
   }
 
   /**
