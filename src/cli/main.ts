@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { HsmError } from '../errors/index.js';
 import { registerAudit } from './commands/audit.js';
 import { registerCa } from './commands/ca.js';
+import { registerCeremony } from './commands/ceremony.js';
 import { registerCert } from './commands/cert.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerCodesign } from './commands/codesign.js';
@@ -16,6 +17,7 @@ import { registerDocsign } from './commands/docsign.js';
 import { registerHsm } from './commands/hsm.js';
 import { registerInit } from './commands/init.js';
 import { registerKey } from './commands/key.js';
+import { registerMigrate } from './commands/migrate.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerServe } from './commands/serve.js';
 import { registerSign } from './commands/sign.js';
@@ -37,6 +39,7 @@ export function buildProgram(): Command {
   registerSign(program, globals);
   registerCluster(program, globals);
   registerCa(program, globals);
+  registerCeremony(program, globals);
   registerCsr(program, globals);
   registerCert(program, globals);
   registerCrl(program, globals);
@@ -46,6 +49,7 @@ export function buildProgram(): Command {
   registerPolicy(program, globals);
   registerAudit(program, globals);
   registerCompliance(program, globals);
+  registerMigrate(program, globals);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

@@ -34,6 +34,21 @@ const RAISED_BY_HSMKIT: readonly ErrorCode[] = [
   'HSM_ERR_AUDIT',
   'HSM_ERR_AUDIT_CHAIN',
   'HSM_ERR_NONCOMPLIANT',
+  'HSM_ERR_CEREMONY_SCRIPT',
+  'HSM_ERR_CEREMONY_STATE',
+  'HSM_ERR_CEREMONY_WINDOW',
+  'HSM_ERR_QUORUM',
+  'HSM_ERR_APPROVAL_REFUSED',
+  'HSM_ERR_TRANSCRIPT_INVALID',
+  'HSM_ERR_SHARE_INVALID',
+  // The HTTP service (src/server): authentication, limits, routes and jobs.
+  'HSM_ERR_UNAUTHENTICATED',
+  'HSM_ERR_MFA_REQUIRED',
+  'HSM_ERR_RATE_LIMITED',
+  'HSM_ERR_PAYLOAD_TOO_LARGE',
+  'HSM_ERR_MEDIA_TYPE',
+  'HSM_ERR_NOT_FOUND',
+  'HSM_ERR_INTERRUPTED',
 ];
 
 // ---- rendering: what docs/errors.md should contain ----

@@ -94,6 +94,42 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'The compliance scan found keys that break the policy; the report lists them.',
   },
+  HSM_ERR_UNAUTHENTICATED: {
+    status: 401,
+    retryable: false,
+    summary:
+      'The service could not authenticate the caller: the client certificate maps to no identity, or the TOTP code is wrong.',
+  },
+  HSM_ERR_MFA_REQUIRED: {
+    status: 401,
+    retryable: false,
+    summary: 'A human identity called the service without its second factor (the TOTP code).',
+  },
+  HSM_ERR_RATE_LIMITED: {
+    status: 429,
+    retryable: true,
+    summary: 'The caller sent more requests than its rate limit allows; retry after the Retry-After delay.',
+  },
+  HSM_ERR_PAYLOAD_TOO_LARGE: {
+    status: 413,
+    retryable: false,
+    summary: 'The request body is larger than the service accepts.',
+  },
+  HSM_ERR_MEDIA_TYPE: {
+    status: 415,
+    retryable: false,
+    summary: 'The request body has a content type the route does not accept.',
+  },
+  HSM_ERR_NOT_FOUND: {
+    status: 404,
+    retryable: false,
+    summary: 'No such route or resource (job) in the service.',
+  },
+  HSM_ERR_INTERRUPTED: {
+    status: 500,
+    retryable: false,
+    summary: 'The service stopped while the job ran; its effect is unknown, so check before resubmitting.',
+  },
   HSM_ERR_AUTH: {
     status: 503,
     retryable: false,
@@ -147,6 +183,43 @@ export const ERROR_CODES = {
     status: 502,
     retryable: true,
     summary: 'A response failed an integrity check (checksum, signature self-test).',
+  },
+  HSM_ERR_CEREMONY_SCRIPT: {
+    status: 400,
+    retryable: false,
+    summary: 'The ceremony script is invalid; the message names the YAML path.',
+  },
+  HSM_ERR_CEREMONY_STATE: {
+    status: 409,
+    retryable: false,
+    summary:
+      'The ceremony cannot go on in its recorded state (aborted, completed, or its script changed since it started).',
+  },
+  HSM_ERR_CEREMONY_WINDOW: {
+    status: 403,
+    retryable: false,
+    summary: "The ceremony step is outside the script's time window (not_before / not_after).",
+  },
+  HSM_ERR_QUORUM: {
+    status: 403,
+    retryable: false,
+    summary: 'Fewer valid custodian approvals than the step needs; the step did not run.',
+  },
+  HSM_ERR_APPROVAL_REFUSED: {
+    status: 403,
+    retryable: false,
+    summary:
+      'A custodian approval was refused (replay, other step, unknown key, bad signature, site); see details.reason.',
+  },
+  HSM_ERR_TRANSCRIPT_INVALID: {
+    status: 422,
+    retryable: false,
+    summary: 'A ceremony transcript failed verification (signature, hashes or approvals).',
+  },
+  HSM_ERR_SHARE_INVALID: {
+    status: 422,
+    retryable: false,
+    summary: 'A secret share failed to decrypt or verify, or too few shares were given to reconstruct.',
   },
   HSM_ERR_STORE: { status: 500, retryable: false, summary: 'The metadata store failed.' },
   HSM_ERR_INTERNAL: {

@@ -1,4 +1,12 @@
 export {
+  CeremonyRepository,
+  type CeremonyRunRecord,
+  type CeremonyStatus,
+  type CeremonyStepRecord,
+  type CeremonyStepStatus,
+  type CustodianRecord,
+} from './ceremony-records.js';
+export {
   type KeyListFilter,
   KeyMetadataRepository,
   type KeyPatch,
@@ -30,5 +38,9 @@ export type {
   PkiCertificateTable,
   PkiCrlNumberTable,
   PkiRevocationTable,
+  ServiceJobTable,
+  ServiceTotpTable,
 } from './schema.js';
+export { type JobRecord, type JobStatus, ServiceJobRepository } from './service-job-repository.js';
+export { ServiceTotpRepository } from './service-totp-repository.js';
 export { BUSY_TIMEOUT_MS, Store } from './store.js';

@@ -170,6 +170,93 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropTable('audit_log').execute();
     },
   },
+  '0004_ceremony': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Custodians of key ceremonies: a name and the public key of the key pair on their own token.
+      await db.schema
+        .createTable('ceremony_custodian')
+        .addColumn('name', 'text', (col) => col.primaryKey().notNull())
+        .addColumn('fingerprint', 'text', (col) => col.notNull().unique())
+        .addColumn('public_key_pem', 'text', (col) => col.notNull())
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .execute();
+      // One row per ceremony run; resumed by id, refused when the script's hash changed.
+      await db.schema
+        .createTable('ceremony_run')
+        .addColumn('id', 'text', (col) => col.primaryKey().notNull())
+        .addColumn('type', 'text', (col) => col.notNull())
+        .addColumn('script_sha256', 'text', (col) => col.notNull())
+        .addColumn('status', 'text', (col) =>
+          col.notNull().check(sql`status in ('running', 'completed', 'aborted')`),
+        )
+        .addColumn('started_at', 'text', (col) => col.notNull())
+        .addColumn('updated_at', 'text', (col) => col.notNull())
+        .addColumn('transcript', 'text')
+        .execute();
+      // The state of each step, written after every phase so a killed run resumes where it was.
+      await db.schema
+        .createTable('ceremony_step')
+        .addColumn('ceremony_id', 'text', (col) => col.notNull())
+        .addColumn('step', 'integer', (col) => col.notNull())
+        .addColumn('status', 'text', (col) =>
+          col.notNull().check(sql`status in ('awaiting_approval', 'running', 'done')`),
+        )
+        .addColumn('challenge', 'text')
+        .addColumn('approvals', 'text')
+        .addColumn('progress', 'text', (col) => col.notNull().defaultTo('{}'))
+        .addColumn('result', 'text')
+        .addColumn('updated_at', 'text', (col) => col.notNull())
+        .addPrimaryKeyConstraint('ceremony_step_pk', ['ceremony_id', 'step'])
+        .execute();
+      // Challenge nonces: issued once, consumed once; a consumed nonce is a replay.
+      await db.schema
+        .createTable('ceremony_nonce')
+        .addColumn('nonce', 'text', (col) => col.primaryKey().notNull())
+        .addColumn('ceremony_id', 'text', (col) => col.notNull())
+        .addColumn('step', 'integer', (col) => col.notNull())
+        .addColumn('issued_at', 'text', (col) => col.notNull())
+        .addColumn('used_at', 'text')
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      for (const t of ['ceremony_nonce', 'ceremony_step', 'ceremony_run', 'ceremony_custodian']) {
+        await db.schema.dropTable(t).execute();
+      }
+    },
+  },
+  '0005_service': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // TOTP enrolment of the service's human identities. The secret is base32 text; whoever can
+      // read the store can read it, so the store file is mode 600 (docs/service.md).
+      await db.schema
+        .createTable('service_totp')
+        .addColumn('identity', 'text', (col) => col.primaryKey().notNull())
+        .addColumn('secret', 'text', (col) => col.notNull())
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .execute();
+      // Durable asynchronous jobs (POST /v1/jobs): queued rows survive a restart.
+      await db.schema
+        .createTable('service_job')
+        .addColumn('id', 'text', (col) => col.primaryKey().notNull())
+        .addColumn('kind', 'text', (col) => col.notNull())
+        .addColumn('status', 'text', (col) =>
+          col.notNull().check(sql`status in ('queued', 'running', 'succeeded', 'failed')`),
+        )
+        .addColumn('request', 'text', (col) => col.notNull())
+        .addColumn('result', 'text')
+        .addColumn('error', 'text')
+        .addColumn('actor', 'text', (col) => col.notNull())
+        .addColumn('role', 'text', (col) => col.notNull())
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .addColumn('updated_at', 'text', (col) => col.notNull())
+        .execute();
+      await db.schema.createIndex('service_job_status_idx').on('service_job').column('status').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('service_job').execute();
+      await db.schema.dropTable('service_totp').execute();
+    },
+  },
 };
 
 /** Name of the newest migration; a store at this migration is up to date. */

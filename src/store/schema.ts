@@ -156,6 +156,101 @@ export interface PolicyVersionTable {
   activated_at: string | null;
 }
 
+/** TOTP enrolment of a human identity of the service (migration 0005_service). */
+export interface ServiceTotpTable {
+  /** Identity name from the service configuration; primary key. */
+  identity: string;
+  /** Base32 TOTP secret. Never logged or returned by the API. */
+  secret: string;
+  /** ISO-8601 UTC. */
+  created_at: string;
+}
+
+/** One asynchronous job of the service (migration 0005_service). */
+export interface ServiceJobTable {
+  /** Random UUID; primary key. */
+  id: string;
+  /** Job kind, e.g. `key.create`. */
+  kind: string;
+  /** `queued`, `running`, `succeeded` or `failed`. */
+  status: string;
+  /** JSON of the validated request. */
+  request: string;
+  /** JSON of the result, once succeeded. */
+  result: string | null;
+  /** JSON of the error (code, message), once failed. */
+  error: string | null;
+  /** Identity that submitted the job. */
+  actor: string;
+  /** Role it acted in. */
+  role: string;
+  /** ISO-8601 UTC. */
+  created_at: string;
+  /** ISO-8601 UTC. */
+  updated_at: string;
+}
+
+/** A registered ceremony custodian (migration 0004_ceremony). */
+export interface CeremonyCustodianTable {
+  /** Custodian name, as scripts list it; primary key. */
+  name: string;
+  /** SHA-256 hex of the DER SubjectPublicKeyInfo; unique. */
+  fingerprint: string;
+  /** The custodian's public key (PEM SPKI); its private half lives on the custodian's token. */
+  public_key_pem: string;
+  /** ISO-8601 UTC. */
+  created_at: string;
+}
+
+/** One key ceremony run (migration 0004_ceremony). */
+export interface CeremonyRunTable {
+  /** Ceremony id from the script; primary key. */
+  id: string;
+  /** Ceremony type (`root-ca`, `emergency`, …). */
+  type: string;
+  /** SHA-256 hex of the script bytes the run started with. */
+  script_sha256: string;
+  /** `running`, `completed` or `aborted`. */
+  status: string;
+  /** ISO-8601 UTC. */
+  started_at: string;
+  /** ISO-8601 UTC. */
+  updated_at: string;
+  /** The signed transcript (compact JWS) once completed. */
+  transcript: string | null;
+}
+
+/** The persisted state of one ceremony step (migration 0004_ceremony). */
+export interface CeremonyStepTable {
+  ceremony_id: string;
+  /** Step number, from 1. */
+  step: number;
+  /** `awaiting_approval`, `running` or `done`. */
+  status: string;
+  /** JSON of the challenge custodians sign. */
+  challenge: string | null;
+  /** JSON of the accepted approvals. */
+  approvals: string | null;
+  /** JSON of what the step did so far (e.g. the generated key's URI), for an idempotent resume. */
+  progress: string;
+  /** JSON of the step result once done. */
+  result: string | null;
+  /** ISO-8601 UTC. */
+  updated_at: string;
+}
+
+/** A challenge nonce (migration 0004_ceremony). */
+export interface CeremonyNonceTable {
+  /** Random hex; primary key. */
+  nonce: string;
+  ceremony_id: string;
+  step: number;
+  /** ISO-8601 UTC. */
+  issued_at: string;
+  /** ISO-8601 UTC once consumed; a consumed nonce is never accepted again. */
+  used_at: string | null;
+}
+
 /** The whole store schema, for `Kysely<Database>`. */
 export interface Database {
   key_metadata: KeyMetadataTable;
@@ -165,4 +260,10 @@ export interface Database {
   pki_crl_number: PkiCrlNumberTable;
   audit_log: AuditLogTable;
   policy_version: PolicyVersionTable;
+  ceremony_custodian: CeremonyCustodianTable;
+  ceremony_run: CeremonyRunTable;
+  ceremony_step: CeremonyStepTable;
+  ceremony_nonce: CeremonyNonceTable;
+  service_totp: ServiceTotpTable;
+  service_job: ServiceJobTable;
 }
