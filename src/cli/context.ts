@@ -9,8 +9,11 @@ import { loadConfig, readPinFile } from '../config/load.js';
 import type { HsmkitConfig, MemberConfig } from '../config/schema.js';
 import { HsmError } from '../errors/index.js';
 import { stderrAlerts } from '../governance/alerts.js';
-import type { GovernedKeyManager } from '../governance/governed-key-manager.js';
+import { GovernedKeyManager } from '../governance/governed-key-manager.js';
+import { Governor } from '../governance/governor.js';
 import { type Governance, openGovernance } from '../governance/open-governance.js';
+import type { KeyManager } from '../kms/key-manager.js';
+import type { Actor } from '../policy/policy-request.js';
 import { Store } from '../store/store.js';
 import { memberOptions } from './member-options.js';
 import { openCluster } from './open-cluster.js';
@@ -25,7 +28,28 @@ export interface CliContext {
   store: Store;
   /** Policy, audit log and policy administration of this run. */
   governance: Governance;
+  /** What the HTTP service needs beyond a CLI run (`hsmkit serve`). */
+  service: ServiceHooks;
   close(): Promise<void>;
+}
+
+/** Per-request governance and member observation for the HTTP service. */
+export interface ServiceHooks {
+  /**
+   * A key manager governed for `actor` (one per HTTP request), sharing this context's policy and
+   * audit log; `wrap` decorates the ungoverned key manager (metrics). Never close it.
+   */
+  governFor(
+    actor: Actor,
+    correlationId: string,
+    wrap?: (inner: KeyManager) => KeyManager,
+  ): GovernedKeyManager;
+  /** Each member's state now. */
+  memberStates(): Record<string, string>;
+  /** Calls `fn` on each member state change; returns the unsubscribe function. */
+  onMemberState(fn: (member: string, state: string) => void): () => void;
+  /** Operations waiting for a member (cluster queue), or calls queued or in flight (one member). */
+  queueDepth(): number;
 }
 
 /**
@@ -69,6 +93,7 @@ export async function openContext(opts: GlobalOptions): Promise<CliContext> {
   let inner: Pkcs11KeyManager | ClusterKeyManager;
   let hostPids: () => number[];
   let lastConnectMs: () => number;
+  let observe: Omit<ServiceHooks, 'governFor'>;
   try {
     if (config.members.length > 1) {
       const cluster = await openCluster(config);
@@ -76,6 +101,15 @@ export async function openContext(opts: GlobalOptions): Promise<CliContext> {
       const hosts = () => cluster.members.map((m) => (m.km as unknown as Pkcs11KeyManager).member);
       hostPids = () => hosts().flatMap((h) => h.hostPids);
       lastConnectMs = () => Math.max(...hosts().map((h) => h.lastConnectMs));
+      observe = {
+        memberStates: () => Object.fromEntries(cluster.members.map((m) => [m.name, m.health])),
+        onMemberState: (fn) => {
+          const on = (e: { member: string; to: string }) => fn(e.member, e.to);
+          cluster.on('member-state', on);
+          return () => cluster.off('member-state', on);
+        },
+        queueDepth: () => cluster.queueDepth,
+      };
     } else {
       const single = await Pkcs11KeyManager.open(
         // The vendor profile: the configured provider (config wins over detection).
@@ -85,6 +119,15 @@ export async function openContext(opts: GlobalOptions): Promise<CliContext> {
       inner = single;
       hostPids = () => single.member.hostPids;
       lastConnectMs = () => single.member.lastConnectMs;
+      observe = {
+        memberStates: () => ({ [member.name]: single.member.state }),
+        onMemberState: (fn) => {
+          const on = (e: { to: string }) => fn(member.name, e.to);
+          single.member.on('state', on);
+          return () => single.member.off('state', on);
+        },
+        queueDepth: () => single.member.load,
+      };
     }
   } catch (err) {
     await store.close();
@@ -120,6 +163,14 @@ export async function openContext(opts: GlobalOptions): Promise<CliContext> {
     km,
     store,
     governance,
+    service: {
+      ...observe,
+      governFor: (actor, correlationId, wrap) =>
+        new GovernedKeyManager(
+          wrap ? wrap(inner) : inner,
+          new Governor({ ...governance.governor.options, actor, correlationId }),
+        ),
+    },
     close: async () => {
       await km.close();
       await store.close();

@@ -24,6 +24,7 @@ import {
   MEMBER_DEFAULTS,
   type MemberConfig,
   type MemberEntry,
+  type ServiceConfig,
 } from './schema.js';
 import { Secret } from './secret.js';
 
@@ -410,9 +411,37 @@ function normalise(
     },
     securityPolicy,
     store,
+    service: normaliseService(file.service, baseDir),
   };
   if (source !== undefined) config.source = source;
   return config;
+}
+
+/** The `service` block with paths resolved and `match` split into kind and value. */
+function normaliseService(svc: ConfigFile['service'], baseDir: string): ServiceConfig {
+  const out: ServiceConfig = {
+    listen: svc.listen ?? '127.0.0.1:8443',
+    identities: svc.identities.map((i) => {
+      const colon = i.match.indexOf(':');
+      return {
+        name: i.name,
+        match: { kind: i.match.slice(0, colon) as 'cn' | 'uri', value: i.match.slice(colon + 1) },
+        kind: i.kind,
+        roles: [...i.roles],
+      };
+    }),
+    rateLimit: { perSecond: svc.rate_limit.per_second, burst: svc.rate_limit.burst },
+    bodyLimitBytes: svc.body_limit_bytes,
+  };
+  if (svc.metrics_listen !== undefined) out.metricsListen = svc.metrics_listen;
+  if (svc.tls !== undefined) {
+    out.tls = {
+      certificate: resolveFile(svc.tls.certificate, baseDir),
+      key: resolveFile(svc.tls.key, baseDir),
+      clientCa: resolveFile(svc.tls.client_ca, baseDir),
+    };
+  }
+  return out;
 }
 
 /** Every string value at a secret path (PINs, passwords, URLs, env maps), to scrub from error text. */
@@ -440,7 +469,15 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Hsmkit
   const baseDir = resolve(opts.baseDir ?? process.cwd());
   const extra = opts.source === undefined ? {} : { source: opts.source };
 
-  const doc = parseDocument(text, { version: '1.2', schema: 'core', merge: false, uniqueKeys: true });
+  // logLevel 'error': the yaml library otherwise prints warnings (process.emitWarning) that quote
+  // the document's text, e.g. a collection used as a key, and the text may hold a PIN.
+  const doc = parseDocument(text, {
+    version: '1.2',
+    schema: 'core',
+    merge: false,
+    uniqueKeys: true,
+    logLevel: 'error',
+  });
   if (doc.errors.length > 0) throw configError(doc.errors.map(yamlIssue), { extra });
   let tree: unknown;
   try {

@@ -323,6 +323,80 @@ const storeSchema = z.strictObject(
   { error: 'expected a mapping' },
 );
 
+/** Roles a service identity may hold (the access policy's roles; its grants decide what each may do). */
+export const SERVICE_ROLES = [
+  'admin',
+  'security_officer',
+  'operator',
+  'auditor',
+  'custodian',
+  'signer',
+  'service',
+] as const;
+
+const listenAddress = () =>
+  text('host:port').regex(/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/, {
+    error: 'expected host:port, e.g. 127.0.0.1:8443 or [::1]:8443',
+  });
+
+const serviceSchema = z.strictObject(
+  {
+    /** Address of the API listener (the HSM network segment); default 127.0.0.1:8443. */
+    listen: listenAddress().optional(),
+    /** Address of the separate Prometheus listener; no metrics listener when absent. */
+    metrics_listen: listenAddress().optional(),
+    /** Server certificate and the CA that client certificates must chain to (mutual TLS). */
+    tls: z
+      .strictObject(
+        {
+          /** Server certificate chain, PEM, relative to the config file. */
+          certificate: text('a file path'),
+          /** Server private key, PEM, relative to the config file. */
+          key: text('a file path'),
+          /** CA certificate(s) client certificates must chain to, PEM, relative to the config file. */
+          client_ca: text('a file path'),
+        },
+        { error: 'expected a mapping with certificate, key and client_ca' },
+      )
+      .optional(),
+    /**
+     * Client certificate → identity → roles. `match` is `cn:NAME` (subject CN) or `uri:URI` (a SAN
+     * URI, e.g. a SPIFFE id); a certificate must match exactly one entry. `human` identities also
+     * need a TOTP code (MFA); `service` identities authenticate with the certificate alone.
+     */
+    identities: z
+      .array(
+        z.strictObject(
+          {
+            /** Name recorded in the audit log as the actor. */
+            name: noWhitespace('an identity name'),
+            /** `cn:NAME` or `uri:URI`. */
+            match: text('cn:NAME or uri:URI').regex(/^(cn|uri):.+$/, {
+              error: 'expected cn:NAME or uri:URI',
+            }),
+            /** `human` (certificate + TOTP) or `service` (certificate only). */
+            kind: oneOf(['human', 'service']),
+            /** Roles the identity may act in; the first is the default, header X-Hsmkit-Role picks another. */
+            roles: z.array(oneOf(SERVICE_ROLES)).min(1, { error: 'expected at least one role' }),
+          },
+          { error: 'expected a mapping with name, match, kind and roles' },
+        ),
+        { error: 'expected a list of identities' },
+      )
+      .default([]),
+    /** Token bucket per identity: sustained requests per second (default 50) and burst (default 100). */
+    rate_limit: z
+      .strictObject(
+        { per_second: int(1, 100_000).default(50), burst: int(1, 1_000_000).default(100) },
+        { error: 'expected a mapping' },
+      )
+      .prefault({}),
+    /** Largest JSON request body in bytes; default 1048576 (1 MiB). */
+    body_limit_bytes: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  },
+  { error: 'expected a mapping' },
+);
+
 /** Schema of the YAML file as written (snake_case); unknown keys are errors at every level. */
 export const configFileSchema = z.strictObject(
   {
@@ -330,6 +404,8 @@ export const configFileSchema = z.strictObject(
     hsm_configuration: hsmConfigurationSchema,
     /** The metadata store; default SQLite at the caller's default path. */
     store: storeSchema.prefault({}),
+    /** The HTTP service (`hsmkit serve`): listeners, mutual TLS, identities and limits. */
+    service: serviceSchema.prefault({}),
   },
   { error: 'expected a mapping with hsm_configuration' },
 );
@@ -455,8 +531,37 @@ export interface HsmkitConfig {
   };
   /** Metadata store: SQLite (absolute `path`, or absent for the caller's default) or PostgreSQL (`url` as a Secret). */
   store: { driver: 'sqlite'; path?: string } | { driver: 'postgres'; url: Secret };
+  /** The HTTP service's settings (defaults when the file has no `service` block). */
+  service: ServiceConfig;
   /** Where the configuration came from (a file path), when known. */
   source?: string;
+}
+
+/** One client identity of the service. */
+export interface ServiceIdentity {
+  /** Actor name in the audit log. */
+  name: string;
+  /** What in the client certificate identifies it. */
+  match: { kind: 'cn' | 'uri'; value: string };
+  /** `human` needs certificate + TOTP; `service` the certificate only. */
+  kind: 'human' | 'service';
+  /** Roles it may act in; the first is the default. */
+  roles: Array<(typeof SERVICE_ROLES)[number]>;
+}
+
+/** The normalised `service` block. */
+export interface ServiceConfig {
+  /** API listener; default 127.0.0.1:8443. */
+  listen: string;
+  /** Prometheus listener, when configured. */
+  metricsListen?: string;
+  /** Absolute paths of the server certificate, key and client CA, when TLS is configured. */
+  tls?: { certificate: string; key: string; clientCa: string };
+  identities: ServiceIdentity[];
+  /** Default 50 per second, burst 100. */
+  rateLimit: { perSecond: number; burst: number };
+  /** Default 1048576. */
+  bodyLimitBytes: number;
 }
 
 // ---- schema introspection (used for interpolated values and unknown-key hints) ----

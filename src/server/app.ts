@@ -1,72 +1,123 @@
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { HsmError } from '../errors/index.js';
+import { authenticationHook } from './authenticate.js';
+import { JobRunner } from './job-runner.js';
+import { collectOpenApi } from './openapi.js';
+import { sendProblem, toClientError } from './problem.js';
+import './request-context.js';
+import { requestKeyManager } from './request-key-manager.js';
+import { registerHealthRoutes } from './routes/health-routes.js';
+import { registerJobRoutes } from './routes/job-routes.js';
+import { registerKeyRoutes } from './routes/key-routes.js';
+import { MALFORMED_OCSP, registerPkiRoutes } from './routes/pki-routes.js';
+import { registerSignRoutes } from './routes/sign-routes.js';
+import type { AppDeps } from './service-deps.js';
+import { parseStrictJson } from './strict-json.js';
 
-/** What the HTTP service needs; the composition root wires the HSM-backed implementations. */
-export interface AppDeps {
-  /** Answers a DER OCSPRequest with a DER OCSPResponse; never throws. */
-  ocsp: { respond(der: Uint8Array): Promise<Uint8Array> };
-  /** The current DER CRL of a CA, or undefined for an unknown CA. */
-  crl: { current(ca: string): Promise<Uint8Array | undefined> };
-  /** Fastify logger setting; default off. */
-  logger?: boolean;
-}
+export { MAX_OCSP_BODY } from './routes/pki-routes.js';
+export type { ApiDeps, AppDeps, ServiceRuntime } from './service-deps.js';
 
-/** Largest OCSP request body accepted (a real one is under 1 KiB). */
-export const MAX_OCSP_BODY = 16 * 1024;
-const MALFORMED = new Uint8Array([0x30, 0x03, 0x0a, 0x01, 0x01]);
+/** Default largest JSON body (1 MiB); `service.body_limit_bytes` overrides it. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 /**
- * The hsmkit HTTP service: OCSP (RFC 6960 appendix A: GET /ocsp/{base64 request}, POST /ocsp with
- * application/ocsp-request) and CRL publication (GET /crl/{ca}.crl, DER).
+ * The hsmkit HTTP service: OCSP and CRLs, health, the OpenAPI document, and (with `deps.api`) the
+ * `/v1` key and signing API behind client-certificate identities, MFA, rate limits and RBAC.
+ * Transport (mutual TLS) is the caller's: pass fastify's `https` options through `serverOptions`.
+ * Every error is an RFC 9457 problem document carrying an HSM_ERR_* code.
  */
-export function buildApp(deps: AppDeps): FastifyInstance {
+export function buildApp(
+  deps: AppDeps,
+  serverOptions: { https?: Record<string, unknown> } = {},
+): FastifyInstance {
+  const api = deps.api;
   const app = Fastify({
     logger: deps.logger ?? false,
-    bodyLimit: MAX_OCSP_BODY,
+    bodyLimit: api?.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    ...(serverOptions.https ? { https: serverOptions.https } : {}),
+    // Unknown fields, wrong types and coercions are errors, never silently fixed.
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false },
+    },
     // A URL the router cannot decode (`/ocsp/%%%`) is still an OCSP request: answer malformedRequest.
-    frameworkErrors: (err, req, rawReply) => {
+    frameworkErrors: (err: Error, req: FastifyRequest, rawReply: unknown) => {
       const reply = rawReply as unknown as FastifyReply;
       if (req.url.startsWith('/ocsp')) {
-        reply.code(200).header('content-type', 'application/ocsp-response').send(Buffer.from(MALFORMED));
+        reply.code(200).header('content-type', 'application/ocsp-response').send(Buffer.from(MALFORMED_OCSP));
       } else {
-        reply.code(400).send({ ok: false, error: { code: 'HSM_ERR_INVALID_INPUT', message: err.message } });
+        sendProblem(reply, new HsmError('HSM_ERR_INVALID_INPUT', `bad request URL: ${err.message}`));
       }
     },
-  });
-  app.addContentTypeParser('application/ocsp-request', { parseAs: 'buffer' }, (_req, body, done) =>
-    done(null, body),
-  );
-  const ocspReply = (bytes: Uint8Array) => Buffer.from(bytes);
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
 
-  app.post('/ocsp', async (req, reply) => {
-    reply.header('content-type', 'application/ocsp-response');
-    const body = req.body;
-    if (!Buffer.isBuffer(body)) return ocspReply(MALFORMED);
-    return ocspReply(await deps.ocsp.respond(body));
-  });
-
-  app.get<{ Params: { '*': string } }>('/ocsp/*', async (req, reply) => {
-    reply.header('content-type', 'application/ocsp-response');
-    let der: Buffer;
+  // JSON only (and OCSP's DER): a text/plain body is 415, not a string the schema then rejects.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     try {
-      // The request is base64 then URL-encoded; some clients use base64url.
-      der = Buffer.from(decodeURIComponent(req.params['*']).replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-    } catch {
-      return ocspReply(MALFORMED);
+      done(null, parseStrictJson(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
     }
-    if (der.length === 0 || der.length > MAX_OCSP_BODY) return ocspReply(MALFORMED);
-    return ocspReply(await deps.ocsp.respond(der));
   });
+  const openapi = collectOpenApi(app);
+  const metrics = deps.metrics;
 
-  app.get<{ Params: { file: string } }>('/crl/:file', async (req, reply) => {
-    const m = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})\.crl$/.exec(req.params.file);
-    const crl = m ? await deps.crl.current(m[1]!) : undefined;
-    if (!crl)
-      return reply
-        .code(404)
-        .send({ ok: false, error: { code: 'HSM_ERR_INVALID_INPUT', message: 'no such CRL' } });
-    reply.header('content-type', 'application/pkix-crl');
-    return Buffer.from(crl);
+  app.setErrorHandler((err, req, reply) => {
+    const e = toClientError(err);
+    if (e.code === 'HSM_ERR_INTERNAL') req.log.error({ err }, 'internal error');
+    if (e.code === 'HSM_ERR_POLICY_VIOLATION') metrics?.securityEvents.inc({ kind: 'policy_violation' });
+    metrics?.errors.inc({ code: e.code });
+    const wait = e.details?.retryAfterSeconds;
+    if (typeof wait === 'number') reply.header('retry-after', String(wait));
+    return sendProblem(reply, e);
   });
+  app.setNotFoundHandler((req, reply) => {
+    metrics?.errors.inc({ code: 'HSM_ERR_NOT_FOUND' });
+    return sendProblem(
+      reply,
+      new HsmError('HSM_ERR_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`),
+    );
+  });
+  if (metrics) {
+    app.addHook('onResponse', async (req, reply) => {
+      metrics.requests.inc({
+        method: req.method,
+        route: req.routeOptions.url ?? 'unknown',
+        status: String(reply.statusCode),
+      });
+    });
+  }
+  if (api) app.addHook('onRequest', authenticationHook(api, metrics));
 
+  registerPkiRoutes(app, deps);
+  registerHealthRoutes(app, deps);
+  if (api) {
+    const km = requestKeyManager(api.runtime, metrics);
+    registerKeyRoutes(app, km, api.providers);
+    registerSignRoutes(app, km, api.runtime.batchSize);
+    if (api.jobs) {
+      const runner =
+        api.runJobs === false ? undefined : new JobRunner(api.jobs, api.runtime, api.providers, metrics);
+      registerJobRoutes(app, api.jobs, runner, api.runtime);
+      if (runner) {
+        app.addHook('onReady', async () => runner.start());
+        app.addHook('onClose', async () => runner.stop());
+      }
+    }
+    if (metrics) {
+      for (const [member, state] of Object.entries(api.runtime.memberStates()))
+        metrics.setMemberState(member, state);
+      const off = api.runtime.onMemberState((member, state) => metrics.setMemberState(member, state));
+      app.addHook('onClose', async () => off());
+    }
+  }
+  app.get(
+    '/openapi.json',
+    { schema: { summary: 'This document' }, config: { responses: { 200: { description: 'OpenAPI 3.1' } } } },
+    async () => openapi(),
+  );
   return app;
 }

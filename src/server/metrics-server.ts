@@ -1,0 +1,34 @@
+import { createServer, type Server } from 'node:http';
+import type { ServiceMetrics } from './service-metrics.js';
+
+/**
+ * The separate Prometheus listener: `GET /metrics` in the text exposition format, nothing else.
+ * Kept off the API listener so scraping needs no client certificate and the API port exposes
+ * no operational detail. Bind it to a management address.
+ */
+export async function listenMetrics(
+  metrics: ServiceMetrics,
+  host: string,
+  port: number,
+): Promise<{ server: Server; address: string }> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    metrics.render().then(
+      ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body),
+      () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics failed\n'),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const a = server.address();
+  const address =
+    typeof a === 'object' && a
+      ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/metrics`
+      : String(a);
+  return { server, address };
+}

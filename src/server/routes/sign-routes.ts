@@ -1,0 +1,141 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { HsmError } from '../../errors/index.js';
+import type { GovernedKeyManager } from '../../governance/governed-key-manager.js';
+import type { SignRequest } from '../../kms/requests.js';
+import type { SignAlgorithm } from '../../kms/sign-algorithm.js';
+import { problemOf } from '../problem.js';
+
+const base64 = (maxLength: number) =>
+  ({ type: 'string', minLength: 1, maxLength, pattern: '^[A-Za-z0-9+/]*={0,2}$' }) as const;
+
+const algorithmSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['scheme'],
+  properties: {
+    scheme: { type: 'string', enum: ['rsa-pkcs1', 'rsa-pss', 'ecdsa', 'eddsa', 'ml-dsa'] },
+    hash: { type: 'string', enum: ['sha256', 'sha384', 'sha512'] },
+  },
+} as const;
+
+const common = {
+  key: { type: 'string', minLength: 1, maxLength: 512, description: 'label or RFC 7512 URI' },
+  algorithm: algorithmSchema,
+  format: { type: 'string', enum: ['der', 'raw'], description: 'ECDSA output (default der)' },
+} as const;
+
+/** A precomputed digest: at most 64 bytes (SHA-512), base64. */
+const digestSchema = base64(88);
+
+const signSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['key'],
+  oneOf: [{ required: ['digest'] }, { required: ['data'] }],
+  properties: { ...common, digest: digestSchema, data: base64(1_400_000) },
+} as const;
+
+interface SignBody {
+  key: string;
+  digest?: string;
+  data?: string;
+  algorithm?: SignAlgorithm;
+  format?: 'der' | 'raw';
+}
+
+function toSignRequest(b: SignBody): SignRequest {
+  const req: SignRequest = { key: b.key };
+  if (b.digest !== undefined) req.digest = decode(b.digest, 'digest');
+  if (b.data !== undefined) req.data = decode(b.data, 'data');
+  if (b.algorithm !== undefined) req.algorithm = b.algorithm;
+  if (b.format !== undefined) req.format = b.format;
+  return req;
+}
+
+function decode(text: string, field: string): Uint8Array {
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.length === 0) throw new HsmError('HSM_ERR_DATA_INVALID', `${field} is empty`);
+  return bytes;
+}
+
+/** `POST /v1/sign` and `POST /v1/sign/batch` (up to `batchSize` digests, results in order). */
+export function registerSignRoutes(
+  app: FastifyInstance,
+  km: (req: FastifyRequest) => GovernedKeyManager,
+  batchSize: number,
+): void {
+  app.post<{ Body: SignBody }>(
+    '/v1/sign',
+    {
+      schema: { summary: 'Sign a digest or data in the HSM', body: signSchema },
+      config: {
+        access: 'key.sign',
+        responses: {
+          200: {
+            description: 'The signature, base64',
+            schema: {
+              type: 'object',
+              properties: { key: { type: 'string' }, signature: { type: 'string' } },
+            },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const signature = await km(req).sign(toSignRequest(req.body));
+      return { key: req.body.key, signature: Buffer.from(signature).toString('base64') };
+    },
+  );
+
+  app.post<{ Body: { items: SignBody[] } }>(
+    '/v1/sign/batch',
+    {
+      schema: {
+        summary: `Sign up to ${batchSize} digests; each item succeeds or fails alone`,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['items'],
+          properties: {
+            items: {
+              type: 'array',
+              minItems: 1,
+              maxItems: batchSize,
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['key', 'digest'],
+                properties: { ...common, digest: digestSchema },
+              },
+            },
+          },
+        },
+      },
+      config: {
+        access: 'key.sign',
+        responses: {
+          200: {
+            description: 'One result per item, in order: a signature, or that item’s problem document',
+            schema: { type: 'object', properties: { results: { type: 'array', items: { type: 'object' } } } },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const manager = km(req);
+      // Items that cannot even be decoded fail alone, like items the HSM refuses.
+      const results = await Promise.all(
+        req.body.items.map(async (item, index) => {
+          try {
+            const signature = await manager.sign(toSignRequest(item));
+            return { index, ok: true, signature: Buffer.from(signature).toString('base64') };
+          } catch (err) {
+            const e = HsmError.is(err) ? err : new HsmError('HSM_ERR_INTERNAL', 'internal error');
+            return { index, ok: false, error: problemOf(e) };
+          }
+        }),
+      );
+      return { results };
+    },
+  );
+}
