@@ -3,6 +3,7 @@
  * parent exchange one frame per batch, so the per-message cost (about 20 µs, DESIGN.md) is paid
  * once for many operations.
  */
+import { HsmError } from '../../../errors/index.js';
 
 /** Frames larger than this are refused: a corrupted length must not make us allocate gigabytes. */
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
@@ -19,7 +20,7 @@ export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
 
-  /** Adds a chunk and returns every frame it completed, in order. Throws on an oversized frame. */
+  /** Adds a chunk and returns every frame it completed, in order. Throws HSM_ERR_INTERNAL on an oversized frame. */
   push(chunk: Buffer): Buffer[] {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
@@ -28,7 +29,10 @@ export class FrameDecoder {
       const head = this.peek(4);
       const length = head.readUInt32BE(0);
       if (length > MAX_FRAME_BYTES)
-        throw new Error(`IPC frame of ${length} bytes exceeds ${MAX_FRAME_BYTES}`);
+        throw new HsmError(
+          'HSM_ERR_INTERNAL',
+          `malformed member-host IPC frame: ${length} bytes exceeds ${MAX_FRAME_BYTES}`,
+        );
       if (this.buffered < 4 + length) break;
       const all = this.take(4 + length);
       frames.push(all.subarray(4));

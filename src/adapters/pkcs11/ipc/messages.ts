@@ -6,6 +6,7 @@
  * Request entry:  [u32 id][u8 op][u32 headerLen][header JSON][u32 bodyLen][body]
  * Response entry: [u32 id][u8 ok(1)/error(0)][u32 headerLen][header JSON][u32 bodyLen][body]
  */
+import { HsmError } from '../../../errors/index.js';
 
 /** Operations a member host serves. */
 export const OPS = [
@@ -77,29 +78,43 @@ export function encodeBatch(entries: readonly Entry[]): Buffer {
   return out;
 }
 
-/** Parses a frame payload into entries. Throws on truncated or inconsistent input. */
+/** A malformed batch: the peer is broken (or not a member host); callers kill the connection. */
+function malformed(why: string): HsmError {
+  return new HsmError('HSM_ERR_INTERNAL', `malformed member-host IPC batch: ${why}`);
+}
+
+/** Parses a frame payload into entries. Throws HSM_ERR_INTERNAL on truncated or inconsistent input. */
 export function decodeBatch(buf: Buffer): Entry[] {
-  if (buf.length < 4) throw new Error('IPC batch too short');
+  if (buf.length < 4) throw malformed('too short');
   const count = buf.readUInt32BE(0);
   const entries: Entry[] = [];
   let off = 4;
   for (let i = 0; i < count; i++) {
-    if (off + 9 > buf.length) throw new Error('IPC batch truncated');
+    if (off + 9 > buf.length) throw malformed('truncated');
     const id = buf.readUInt32BE(off);
     const tag = buf.readUInt8(off + 4);
     const hlen = buf.readUInt32BE(off + 5);
     off += 9;
-    if (off + hlen + 4 > buf.length) throw new Error('IPC batch truncated');
-    const header = hlen === 0 ? undefined : JSON.parse(buf.toString('utf8', off, off + hlen));
+    if (off + hlen + 4 > buf.length) throw malformed('truncated');
+    const header = hlen === 0 ? undefined : parseHeader(buf.toString('utf8', off, off + hlen));
     off += hlen;
     const blen = buf.readUInt32BE(off);
     off += 4;
-    if (off + blen > buf.length) throw new Error('IPC batch truncated');
+    if (off + blen > buf.length) throw malformed('truncated');
     // Copy: the frame buffer is reused by the decoder's next chunk, and bodies outlive it.
     const body = blen === 0 ? undefined : Buffer.from(buf.subarray(off, off + blen));
     off += blen;
     entries.push(body === undefined ? { id, tag, header } : { id, tag, header, body });
   }
-  if (off !== buf.length) throw new Error('IPC batch has trailing bytes');
+  if (off !== buf.length) throw malformed('trailing bytes');
   return entries;
+}
+
+function parseHeader(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    // SyntaxError (not JSON) or RangeError (nesting too deep for the parser).
+    throw malformed(`header is not JSON (${(err as Error).name})`);
+  }
 }
