@@ -4,6 +4,7 @@ import { HsmError } from '../errors/index.js';
 import type { AuditRecord } from './audit-record.js';
 import { canonicalJson } from './canonical-json.js';
 import { checkpointPayload } from './checkpoint.js';
+import { parseExportedRecord } from './exported-record.js';
 import { type ChainReport, verifyChain } from './verify-chain.js';
 
 /** Names of the files in an export folder. */
@@ -88,11 +89,7 @@ export function verifyAuditExport(dir: string, publicKeyPem?: string): ChainRepo
   const records: AuditRecord[] = [];
   for (const [i, line] of read(EXPORT_FILES.records).split('\n').entries()) {
     if (line.trim() === '') continue;
-    try {
-      records.push(JSON.parse(line) as AuditRecord);
-    } catch {
-      throw new HsmError('HSM_ERR_INVALID_INPUT', `${EXPORT_FILES.records} line ${i + 1} is not JSON`);
-    }
+    records.push(parseExportedRecord(line, i + 1, EXPORT_FILES.records));
   }
   const pem = publicKeyPem ?? read(EXPORT_FILES.publicKey);
   return verifyChain(records, pem, records[0]?.seq === 1);

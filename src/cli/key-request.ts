@@ -47,6 +47,10 @@ const requestSchema = z.strictObject({
 
 /** Parses and validates a Key Generation Request; errors name the JSON path. */
 export function parseKeyRequest(text: string): CreateKeyRequest {
+  // U+FFFD is what invalid UTF-8 bytes became on the way in; a request must be valid text throughout.
+  if (!text.isWellFormed() || text.includes('\uFFFD')) {
+    throw new HsmError('HSM_ERR_INVALID_INPUT', 'the key request is not valid UTF-8');
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -49,12 +49,19 @@ export class HsmError extends Error {
 
   /** Rebuilds an error from its JSON shape (e.g. received from a member host). */
   static fromJSON(json: HsmErrorJson): HsmError {
+    // Whatever arrived (a peer may be broken): anything but an object is an internal error.
+    if (typeof json !== 'object' || json === null)
+      return new HsmError('HSM_ERR_INTERNAL', 'malformed error report');
     const code = isErrorCode(json.code) ? json.code : 'HSM_ERR_INTERNAL';
     const ctx: HsmErrorContext = {};
-    if (json.ckr !== undefined) ctx.ckr = json.ckr;
-    if (json.member !== undefined) ctx.member = json.member;
-    if (json.details !== undefined) ctx.details = json.details;
-    return new HsmError(code, json.message, ctx);
+    if (typeof json.ckr === 'number') ctx.ckr = json.ckr;
+    if (typeof json.member === 'string') ctx.member = json.member;
+    if (typeof json.details === 'object' && json.details !== null) ctx.details = json.details;
+    return new HsmError(
+      code,
+      typeof json.message === 'string' ? json.message : 'malformed error report',
+      ctx,
+    );
   }
 
   /** True when `err` is an HsmError, optionally with one of the given codes. */

@@ -83,7 +83,10 @@ export function keySpec(type: KeyType): KeySpec {
  */
 export function parseKeyType(input: string): KeySpec {
   const norm = String(input).trim().toLowerCase().replace(/_/g, '-');
-  const type = (Object.hasOwn(SPECS, norm) ? norm : ALIASES[norm]) as KeyType | undefined;
+  // Own properties only: `constructor` or `__proto__` must not resolve to Object.prototype members.
+  const type = (
+    Object.hasOwn(SPECS, norm) ? norm : Object.hasOwn(ALIASES, norm) ? ALIASES[norm] : undefined
+  ) as KeyType | undefined;
   if (type === undefined) {
     const rsa = /^rsa-(\d+)$/.exec(norm);
     if (rsa) {

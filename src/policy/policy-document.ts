@@ -166,7 +166,8 @@ export type PolicyTestCase = PolicyDocument['tests'][number];
 export function parsePolicyDocument(text: string, source = 'policy'): PolicyDocument {
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    // logLevel error: the yaml library's warnings can quote the document; none reach stderr.
+    raw = parseYaml(text, { logLevel: 'error' });
   } catch (err) {
     throw new HsmError('HSM_ERR_INVALID_INPUT', `${source}: not valid YAML: ${(err as Error).message}`);
   }
@@ -175,6 +176,17 @@ export function parsePolicyDocument(text: string, source = 'policy'): PolicyDocu
 
 /** Validates an already parsed document. */
 export function validatePolicyDocument(raw: unknown, source = 'policy'): PolicyDocument {
+  // zod's record parser silently drops `__proto__` keys; a policy must not lose a rule that way.
+  const polluted = findProtoKey(raw, []);
+  if (polluted) {
+    throw new HsmError(
+      'HSM_ERR_INVALID_INPUT',
+      `${source}: ${polluted}: a key named __proto__ is not allowed`,
+      {
+        details: { issues: [{ path: polluted, message: 'a key named __proto__ is not allowed' }] },
+      },
+    );
+  }
   const parsed = policyDocumentSchema.safeParse(raw);
   if (parsed.success) return crossCheck(parsed.data, source);
   const issues = parsed.error.issues.map((i) => ({
@@ -209,4 +221,15 @@ function crossCheck(doc: PolicyDocument, source: string): PolicyDocument {
     }
   }
   return doc;
+}
+
+/** The path of the first own `__proto__` key in a parsed document, if any (bounded depth). */
+function findProtoKey(value: unknown, path: string[], depth = 0): string | undefined {
+  if (depth > 64 || typeof value !== 'object' || value === null) return undefined;
+  if (!Array.isArray(value) && Object.hasOwn(value, '__proto__')) return [...path, '__proto__'].join('.');
+  for (const [k, v] of Object.entries(value)) {
+    const found = findProtoKey(v, [...path, k], depth + 1);
+    if (found) return found;
+  }
+  return undefined;
 }

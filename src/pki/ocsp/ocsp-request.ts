@@ -1,4 +1,5 @@
 import * as pkijs from 'pkijs';
+import { readTlv } from '../../crypto/der.js';
 import { invalidInput } from '../pki-errors.js';
 import { normaliseSerial } from '../serial.js';
 
@@ -39,6 +40,14 @@ export interface OcspRequestInfo {
 export function parseOcspRequest(der: Uint8Array): OcspRequestInfo {
   if (der.length === 0 || der.length > MAX_OCSP_REQUEST_BYTES)
     throw invalidInput('OCSP request size out of range');
+  // pkijs reads the first element and ignores what follows; an OCSP request is exactly one DER SEQUENCE.
+  let outer: ReturnType<typeof readTlv>;
+  try {
+    outer = readTlv(der, 0);
+  } catch (err) {
+    throw invalidInput('the OCSP request is not DER', err);
+  }
+  if (outer.end !== der.length) throw invalidInput('the OCSP request has trailing bytes');
   let req: pkijs.OCSPRequest;
   try {
     req = pkijs.OCSPRequest.fromBER(new Uint8Array(der));

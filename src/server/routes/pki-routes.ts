@@ -22,6 +22,11 @@ export function registerPkiRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'ocs
     '/ocsp',
     {
       bodyLimit: MAX_OCSP_BODY,
+      // OCSP clients expect an OCSP response, so an oversize or unparsable body is answered with
+      // malformedRequest rather than a problem document.
+      errorHandler: (_err, _req, reply) => {
+        reply.code(200).header('content-type', 'application/ocsp-response').send(ocspReply(MALFORMED_OCSP));
+      },
       schema: { summary: 'OCSP request (DER, application/ocsp-request)' },
       config: { responses: { 200: { description: 'DER OCSPResponse (application/ocsp-response)' } } },
     },

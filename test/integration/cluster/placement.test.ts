@@ -24,15 +24,13 @@ describe('replication with a member that cannot wrap', () => {
   before(async () => {
     for (const label of ['wrap-a', 'wrap-b', 'remote']) tokens.push(createSoftHsmToken(label));
     const so = await Promise.all(
-      tokens
-        .slice(0, 2)
-        .map((t, i) =>
-          Pkcs11ReplicationCeremonyMember.open({
-            ...t.member(),
-            name: `so${i}`,
-            pin: new Secret(t.soPin, 'test'),
-          }),
-        ),
+      tokens.slice(0, 2).map((t, i) =>
+        Pkcs11ReplicationCeremonyMember.open({
+          ...t.member(),
+          name: `so${i}`,
+          pin: new Secret(t.soPin, 'test'),
+        }),
+      ),
     );
     try {
       await establishReplicationKey(so);

@@ -44,7 +44,9 @@ sock.on('data', (chunk: Buffer) => {
     shutdown(2);
     return;
   }
-  for (const frame of frames) chain = chain.then(() => handleFrame(frame));
+  // A frame that cannot be decoded means the parent and host disagree on the protocol: stop, and
+  // let the parent respawn a clean host, rather than leave an unhandled rejection behind.
+  for (const frame of frames) chain = chain.then(() => handleFrame(frame)).catch(() => shutdown(2));
 });
 sock.on('end', () => shutdown(0));
 sock.on('error', () => shutdown(0));
