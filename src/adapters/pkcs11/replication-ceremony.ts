@@ -10,9 +10,23 @@ import { type MemberOptions, Pkcs11Member } from './member.js';
 export class Pkcs11ReplicationCeremonyMember implements ReplicationCeremonyMember {
   private constructor(private readonly member: Pkcs11Member) {}
 
-  /** Opens an SO session on the member's token. `options.pin` must be the SO PIN. */
-  static async open(options: MemberOptions): Promise<Pkcs11ReplicationCeremonyMember> {
-    const m = new Pkcs11Member({ ...options, userType: 'so', hostProcesses: 1, name: `${options.name}-so` });
+  /**
+   * Opens an SO session on the member's token. `options.pin` must be the SO PIN. With
+   * `login: 'user'` the user session takes the SO's part, for a token without an SO role whose user
+   * may create CKA_TRUSTED keys (NSS softokn: see `Pkcs11KeyManager.transferSupport`); then
+   * `options.pin` is the user PIN.
+   */
+  static async open(
+    options: MemberOptions,
+    opts: { login?: 'so' | 'user' } = {},
+  ): Promise<Pkcs11ReplicationCeremonyMember> {
+    const login = opts.login ?? 'so';
+    const m = new Pkcs11Member({
+      ...options,
+      userType: login,
+      hostProcesses: 1,
+      name: `${options.name}-${login === 'so' ? 'so' : 'ceremony'}`,
+    });
     await m.start();
     return new Pkcs11ReplicationCeremonyMember(m);
   }
