@@ -15,6 +15,22 @@ export interface AuditStore {
   tip(): Promise<AuditRecord | undefined>;
   /** Records in sequence order, optionally limited by seq or timestamp (inclusive). */
   list(range?: AuditRange): Promise<AuditRecord[]>;
+  /**
+   * Retention, the one removal there is: records 1..throughSeq, already exported and signed,
+   * are removed and an anchor (their last hash) is kept, atomically with respect to appends.
+   */
+  archive?(anchor: AuditArchiveAnchor): Promise<void>;
+  /** The latest retention anchor, if records were ever archived. */
+  archiveAnchor?(): Promise<AuditArchiveAnchor | undefined>;
+}
+
+/** Where the kept chain starts after retention removed older records. */
+export interface AuditArchiveAnchor {
+  throughSeq: number;
+  lastHash: string;
+  exportDir: string;
+  recordsSha256: string;
+  archivedAt: string;
 }
 
 /** A slice of the log. */

@@ -1,6 +1,7 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import type { AuditRecord } from '../audit/audit-record.js';
-import type { AuditRange, AuditStore } from '../audit/audit-store.js';
+import type { AuditArchiveAnchor, AuditRange, AuditStore } from '../audit/audit-store.js';
+import { HsmError } from '../errors/index.js';
 import type { StoreDialect } from './migrations.js';
 import type { AuditLogTable, Database } from './schema.js';
 
@@ -24,7 +25,7 @@ export class AuditLogRepository implements AuditStore {
 
   async append(seal: (seq: number, prevHash: string) => AuditRecord): Promise<AuditRecord> {
     return this.#locked(async (db) => {
-      const tip = await this.#tip(db);
+      const tip = await this.#chainEnd(db);
       const rec = seal((tip?.seq ?? 0) + 1, tip?.hash ?? '0'.repeat(64));
       await db.insertInto('audit_log').values(toRow(rec)).execute();
       return rec;
@@ -67,6 +68,63 @@ export class AuditLogRepository implements AuditStore {
     if (range.fromTime !== undefined) q = q.where('timestamp', '>=', range.fromTime);
     if (range.toTime !== undefined) q = q.where('timestamp', '<=', range.toTime);
     return (await q.orderBy('seq').execute()).map(fromRow);
+  }
+
+  async archive(anchor: AuditArchiveAnchor): Promise<void> {
+    await this.#locked(async (db) => {
+      const last = await db
+        .selectFrom('audit_log')
+        .selectAll()
+        .where('seq', '=', anchor.throughSeq)
+        .executeTakeFirst();
+      if (!last || last.hash !== anchor.lastHash) {
+        throw new HsmError(
+          'HSM_ERR_AUDIT_CHAIN',
+          `record ${anchor.throughSeq} is not the one that was exported`,
+        );
+      }
+      await db.deleteFrom('audit_log').where('seq', '<=', anchor.throughSeq).execute();
+      await db
+        .insertInto('audit_archive')
+        .values({
+          through_seq: anchor.throughSeq,
+          last_hash: anchor.lastHash,
+          export_dir: anchor.exportDir,
+          records_sha256: anchor.recordsSha256,
+          archived_at: anchor.archivedAt,
+        })
+        .execute();
+    }, true);
+  }
+
+  async archiveAnchor(): Promise<AuditArchiveAnchor | undefined> {
+    const row = await this.db
+      .selectFrom('audit_archive')
+      .selectAll()
+      .orderBy('through_seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      throughSeq: Number(row.through_seq),
+      lastHash: row.last_hash,
+      exportDir: row.export_dir,
+      recordsSha256: row.records_sha256,
+      archivedAt: row.archived_at,
+    };
+  }
+
+  /** Where the next record attaches: the last record, or, when retention removed them all, the archive anchor. */
+  async #chainEnd(db: Db): Promise<{ seq: number; hash: string } | undefined> {
+    const tip = await this.#tip(db);
+    if (tip) return tip;
+    const anchor = await db
+      .selectFrom('audit_archive')
+      .selectAll()
+      .orderBy('through_seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return anchor ? { seq: Number(anchor.through_seq), hash: anchor.last_hash } : undefined;
   }
 
   async #tip(db: Db): Promise<AuditRecord | undefined> {

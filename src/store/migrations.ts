@@ -257,6 +257,47 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropTable('service_totp').execute();
     },
   },
+  '0006_alerting': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Alerts whose webhook delivery failed after every retry (src/alerting): kept for an operator.
+      await db.schema
+        .createTable('alert_dead_letter')
+        .addColumn('id', 'text', (col) => col.primaryKey().notNull())
+        .addColumn('alert_id', 'text', (col) => col.notNull())
+        .addColumn('kind', 'text', (col) => col.notNull())
+        .addColumn('target', 'text', (col) => col.notNull())
+        .addColumn('payload', 'text', (col) => col.notNull())
+        .addColumn('attempts', 'integer', (col) => col.notNull())
+        .addColumn('last_error', 'text', (col) => col.notNull())
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex('alert_dead_letter_created_idx')
+        .on('alert_dead_letter')
+        .column('created_at')
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('alert_dead_letter').execute();
+    },
+  },
+  '0008_audit_archive': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Retention: records archived to a signed export and then removed leave an anchor here, so
+      // the remaining chain still verifies from a known point (its first prevHash).
+      await db.schema
+        .createTable('audit_archive')
+        .addColumn('through_seq', 'bigint', (col) => col.primaryKey().notNull())
+        .addColumn('last_hash', 'text', (col) => col.notNull())
+        .addColumn('export_dir', 'text', (col) => col.notNull())
+        .addColumn('records_sha256', 'text', (col) => col.notNull())
+        .addColumn('archived_at', 'text', (col) => col.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('audit_archive').execute();
+    },
+  },
 };
 
 /** Name of the newest migration; a store at this migration is up to date. */
@@ -310,6 +351,9 @@ export async function migrateToLatest(db: Kysely<Database>, options: MigrateOpti
     provider: migrationProvider(set),
     migrationTableName: MIGRATION_TABLE,
     migrationLockTableName: MIGRATION_LOCK_TABLE,
+    // Each migration creates its own tables and none depends on another's order, so a store that
+    // ran a later-numbered one first (features landing in parallel) still takes the rest.
+    allowUnorderedMigrations: true,
   });
 
   if (options.dialect === 'postgres') {

@@ -251,6 +251,23 @@ export interface CeremonyNonceTable {
   used_at: string | null;
 }
 
+/** An alert whose webhook delivery failed after every attempt (migration 0006_alerting). */
+export interface AlertDeadLetterTable {
+  /** Random UUID; primary key. */
+  id: string;
+  /** The alert's own id (one alert may fail at several webhooks). */
+  alert_id: string;
+  kind: string;
+  /** Webhook URL without userinfo, query and fragment (they may hold tokens). */
+  target: string;
+  /** JSON of the alert as it would have been POSTed. */
+  payload: string;
+  attempts: number;
+  last_error: string;
+  /** ISO-8601 UTC. */
+  created_at: string;
+}
+
 /** The whole store schema, for `Kysely<Database>`. */
 export interface Database {
   key_metadata: KeyMetadataTable;
@@ -266,4 +283,16 @@ export interface Database {
   ceremony_nonce: CeremonyNonceTable;
   service_totp: ServiceTotpTable;
   service_job: ServiceJobTable;
+  alert_dead_letter: AlertDeadLetterTable;
+  audit_archive: AuditArchiveTable;
+}
+
+/** One retention archive: records 1..through_seq were exported (signed) and removed. */
+export interface AuditArchiveTable {
+  through_seq: number;
+  /** Hash of record through_seq: the prevHash the first remaining record must carry. */
+  last_hash: string;
+  export_dir: string;
+  records_sha256: string;
+  archived_at: string;
 }

@@ -1,14 +1,16 @@
 import type { Command } from 'commander';
 import { verifyAuditExport, writeAuditExport } from '../../audit/audit-export.js';
 import type { AuditRange } from '../../audit/audit-store.js';
-import { type ChainReport, verifyChain } from '../../audit/verify-chain.js';
+import { archiveExpired, verifyStoredChain } from '../../audit/retention.js';
+import type { ChainReport } from '../../audit/verify-chain.js';
 import { HsmError } from '../../errors/index.js';
 import { withContext } from '../context.js';
 import { emit, type GlobalOptions, required } from '../output.js';
 
 /** `hsmkit audit verify|export`. */
 export function registerAudit(program: Command, globals: () => GlobalOptions): void {
-  const audit = program.command('audit').description('tamper-evident audit log: verify, export');
+  const audit = program.command('audit').description('tamper-evident audit log: verify, export, archive');
+  registerArchive(audit, globals);
 
   audit
     .command('verify')
@@ -24,7 +26,7 @@ export function registerAudit(program: Command, globals: () => GlobalOptions): v
                 const hasCheckpoints = records.some((r) => r.checkpoint !== undefined);
                 // The key is created only by a checkpoint; verifying must not make one.
                 const pem = hasCheckpoints ? (await ctx.governance.auditKey(false)).publicKeyPem : undefined;
-                return verifyChain(records, pem);
+                return verifyStoredChain(records, pem, await ctx.governance.auditStore.archiveAnchor());
               }),
             );
       if (!report.ok) {
@@ -71,6 +73,49 @@ export function registerAudit(program: Command, globals: () => GlobalOptions): v
           `Exported ${manifest.records} record(s) to ${out} (verify offline: hsmkit audit verify --export ${out}).`,
       );
     });
+}
+
+/** `hsmkit audit archive`: retention — export, sign and remove records past the audit policy's retention. */
+function registerArchive(audit: Command, globals: () => GlobalOptions): void {
+  audit
+    .command('archive')
+    .option('--out <dir>', 'folder for the signed archive (must not exist)')
+    .option(
+      '--before <time>',
+      'archive records older than this ISO-8601 time (default: now − retention_days)',
+    )
+    .description('retention: export records past retention, sign the archive in the HSM, then remove them')
+    .action(async (o: { out?: string; before?: string }) => {
+      const out = required(o.out, '--out');
+      const result = await withContext(globals(), async (ctx) => {
+        const days = ctx.governance.policy().document.audit.retention_days;
+        const cutoff =
+          o.before !== undefined ? isoTime(o.before) : new Date(Date.now() - days * 86_400_000).toISOString();
+        return ctx.governance.governor.run(
+          { operation: 'audit.export', params: { archive: true, cutoff } },
+          async () => {
+            const key = await ctx.governance.auditKey();
+            return archiveExpired(ctx.governance.auditStore, {
+              cutoff,
+              outDir: out,
+              publicKeyPem: key.publicKeyPem,
+              signer: key,
+            });
+          },
+        );
+      });
+      emit(globals(), result, () =>
+        result.archived === 0
+          ? 'No audit records are past retention; nothing archived.'
+          : `Archived records 1..${result.throughSeq} (${result.archived}) to ${out}; verify: openssl dgst -sha384 -verify ${out}/audit-public-key.pem -signature ${out}/archive.sig ${out}/archive.json`,
+      );
+    });
+}
+
+function isoTime(v: string): string {
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new HsmError('HSM_ERR_INVALID_INPUT', '--before is an ISO-8601 time');
+  return new Date(t).toISOString();
 }
 
 function bound(v: string | undefined, side: 'from' | 'to'): AuditRange {
