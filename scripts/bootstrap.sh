@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 # client/server.
 PACKAGES=(softhsm2 opensc opensc-pkcs11 openssl gcc make g++ python3
   opencryptoki libnss3 libnss3-tools swtpm swtpm-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools
-  tpm2-abrmd libtss2-tcti-tabrmd0 tpm2-tools p11-kit p11-kit-modules dbus)
+  tpm2-abrmd libtss2-tcti-tabrmd0 tpm2-tools p11-kit p11-kit-modules dbus
+  chromium fonts-dejavu-core) # chromium: the dashboard's browser test (playwright-core drives it)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

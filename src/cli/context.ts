@@ -3,9 +3,10 @@
  * This (and the server, later) is the only place that chooses adapters.
  */
 import { Pkcs11KeyManager } from '../adapters/pkcs11/pkcs11-key-manager.js';
+import { AlertRelay } from '../alerting/alert-relay.js';
 import type { ClusterKeyManager } from '../cluster/cluster-key-manager.js';
 import { hsmkitPaths } from '../config/home.js';
-import { loadConfig, readPinFile } from '../config/load.js';
+import { loadConfig } from '../config/load.js';
 import type { HsmkitConfig, MemberConfig } from '../config/schema.js';
 import { HsmError } from '../errors/index.js';
 import { stderrAlerts } from '../governance/alerts.js';
@@ -50,6 +51,12 @@ export interface ServiceHooks {
   onMemberState(fn: (member: string, state: string) => void): () => void;
   /** Operations waiting for a member (cluster queue), or calls queued or in flight (one member). */
   queueDepth(): number;
+  /** The cluster's `alert` events (replication, unavailable, member-down); absent for one member. */
+  onClusterAlert?(fn: (a: { kind: string; message: string }) => void): () => void;
+  /** Key objects on each reachable member (capacity alerting). */
+  memberKeyCounts(): Promise<Record<string, number>>;
+  /** Governance alerts: printed to stderr until the service attaches its alerting. */
+  alerts: AlertRelay;
 }
 
 /**
@@ -93,7 +100,7 @@ export async function openContext(opts: GlobalOptions): Promise<CliContext> {
   let inner: Pkcs11KeyManager | ClusterKeyManager;
   let hostPids: () => number[];
   let lastConnectMs: () => number;
-  let observe: Omit<ServiceHooks, 'governFor'>;
+  let observe: Omit<ServiceHooks, 'governFor' | 'alerts'>;
   try {
     if (config.members.length > 1) {
       const cluster = await openCluster(config);
@@ -109,6 +116,19 @@ export async function openContext(opts: GlobalOptions): Promise<CliContext> {
           return () => cluster.off('member-state', on);
         },
         queueDepth: () => cluster.queueDepth,
+        onClusterAlert: (fn) => {
+          cluster.on('alert', fn);
+          return () => cluster.off('alert', fn);
+        },
+        memberKeyCounts: async () => {
+          const counts: Record<string, number> = {};
+          for (const m of cluster.members) {
+            if (m.health === 'down') continue;
+            const keys = await m.km.listKeys().catch(() => undefined);
+            if (keys) counts[m.name] = keys.length;
+          }
+          return counts;
+        },
       };
     } else {
       const single = await Pkcs11KeyManager.open(
@@ -127,12 +147,14 @@ export async function openContext(opts: GlobalOptions): Promise<CliContext> {
           return () => single.member.off('state', on);
         },
         queueDepth: () => single.member.load,
+        memberKeyCounts: async () => ({ [member.name]: (await single.listKeys()).length }),
       };
     }
   } catch (err) {
     await store.close();
     throw err;
   }
+  const alerts = new AlertRelay(stderrAlerts);
   let governance: Governance;
   try {
     governance = await openGovernance({
@@ -140,7 +162,7 @@ export async function openContext(opts: GlobalOptions): Promise<CliContext> {
       db: store.db,
       security: config.securityPolicy,
       member: member.name,
-      alerts: stderrAlerts,
+      alerts,
     });
   } catch (err) {
     await inner.close();
@@ -165,6 +187,7 @@ export async function openContext(opts: GlobalOptions): Promise<CliContext> {
     governance,
     service: {
       ...observe,
+      alerts,
       governFor: (actor, correlationId, wrap) =>
         new GovernedKeyManager(
           wrap ? wrap(inner) : inner,

@@ -16,6 +16,7 @@ import {
   ROOT_PATH,
 } from './issues.js';
 import {
+  type AlertingConfig,
   type ConfigFile,
   configFileSchema,
   type HsmkitConfig,
@@ -432,6 +433,7 @@ function normaliseService(svc: ConfigFile['service'], baseDir: string): ServiceC
     }),
     rateLimit: { perSecond: svc.rate_limit.per_second, burst: svc.rate_limit.burst },
     bodyLimitBytes: svc.body_limit_bytes,
+    alerting: normaliseAlerting(svc.alerting),
   };
   if (svc.metrics_listen !== undefined) out.metricsListen = svc.metrics_listen;
   if (svc.tls !== undefined) {
@@ -441,6 +443,29 @@ function normaliseService(svc: ConfigFile['service'], baseDir: string): ServiceC
       clientCa: resolveFile(svc.tls.client_ca, baseDir),
     };
   }
+  return out;
+}
+
+/** The `service.alerting` block in camelCase. */
+function normaliseAlerting(a: ConfigFile['service']['alerting']): AlertingConfig {
+  const out: AlertingConfig = {
+    webhooks: [...a.webhooks],
+    memberDown: a.member_down,
+    unavailable: a.unavailable,
+    replicationFailures: a.replication_failures,
+    auditFailures: a.audit_failures,
+    capacityThresholdPercent: a.capacity_threshold_percent,
+    keyExpiryDays: a.key_expiry_days,
+    evaluateIntervalMs: a.evaluate_interval_ms,
+    retry: {
+      attempts: a.retry.attempts,
+      initialBackoffMs: a.retry.initial_backoff_ms,
+      maxBackoffMs: a.retry.max_backoff_ms,
+      timeoutMs: a.retry.timeout_ms,
+    },
+  };
+  if (a.capacity_limit_keys !== undefined) out.capacityLimitKeys = a.capacity_limit_keys;
+  if (a.latency_sla_ms !== undefined) out.latencySlaMs = a.latency_sla_ms;
   return out;
 }
 

@@ -339,6 +339,51 @@ const listenAddress = () =>
     error: 'expected host:port, e.g. 127.0.0.1:8443 or [::1]:8443',
   });
 
+const alertingSchema = z.strictObject(
+  {
+    /** Webhook URLs every alert is POSTed to as JSON (retried, then dead-lettered in the store). */
+    webhooks: z
+      .array(text('an http(s) URL').regex(/^https?:\/\/\S+$/, { error: 'expected an http(s) URL' }), {
+        error: 'expected a list of URLs',
+      })
+      .default([]),
+    /** Alert when a member goes down (cluster health); default true. */
+    member_down: z.boolean({ error: 'expected true or false' }).default(true),
+    /** Alert when no member can serve an operation; default true. */
+    unavailable: z.boolean({ error: 'expected true or false' }).default(true),
+    /** Alert on replication failures; default true. */
+    replication_failures: z.boolean({ error: 'expected true or false' }).default(true),
+    /** Alert on audit and checkpoint failures and policy violations (governance); default true. */
+    audit_failures: z.boolean({ error: 'expected true or false' }).default(true),
+    /** Alert when a member's key objects reach this percentage of its limit; default 80. */
+    capacity_threshold_percent: int(1, 100).default(80),
+    /**
+     * Key-object limit per member, standing in for a token/profile limit (SoftHSM reports none).
+     * Without it (and without a profile limit) the capacity rule has nothing to compare with.
+     */
+    capacity_limit_keys: int(1, 10_000_000).optional(),
+    /** Alert when the mean HSM operation latency over an evaluation period exceeds this. */
+    latency_sla_ms: ms().optional(),
+    /** Alert for keys whose metadata expiry falls within this many days; default 30, 0 turns it off. */
+    key_expiry_days: int(0, 3650).default(30),
+    /** How often capacity, latency and expiry are evaluated; default 30000. */
+    evaluate_interval_ms: ms(100).default(30_000),
+    /** Webhook delivery: attempts, exponential backoff bounds and per-attempt timeout. */
+    retry: z
+      .strictObject(
+        {
+          attempts: int(1, 20).default(5),
+          initial_backoff_ms: ms().default(500),
+          max_backoff_ms: ms().default(30_000),
+          timeout_ms: ms().default(5000),
+        },
+        { error: 'expected a mapping' },
+      )
+      .prefault({}),
+  },
+  { error: 'expected a mapping' },
+);
+
 const serviceSchema = z.strictObject(
   {
     /** Address of the API listener (the HSM network segment); default 127.0.0.1:8443. */
@@ -393,6 +438,8 @@ const serviceSchema = z.strictObject(
       .prefault({}),
     /** Largest JSON request body in bytes; default 1048576 (1 MiB). */
     body_limit_bytes: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+    /** Alert rules and their delivery (docs/dashboard.md); every alert is also one stderr line. */
+    alerting: alertingSchema.prefault({}),
   },
   { error: 'expected a mapping' },
 );
@@ -562,6 +609,25 @@ export interface ServiceConfig {
   rateLimit: { perSecond: number; burst: number };
   /** Default 1048576. */
   bodyLimitBytes: number;
+  /** Alert rules and delivery. */
+  alerting: AlertingConfig;
+}
+
+/** The normalised `service.alerting` block. */
+export interface AlertingConfig {
+  webhooks: string[];
+  memberDown: boolean;
+  unavailable: boolean;
+  replicationFailures: boolean;
+  auditFailures: boolean;
+  capacityThresholdPercent: number;
+  /** Stands in for a token/profile key limit (SoftHSM reports none). */
+  capacityLimitKeys?: number;
+  latencySlaMs?: number;
+  /** 0: no expiry rule. */
+  keyExpiryDays: number;
+  evaluateIntervalMs: number;
+  retry: { attempts: number; initialBackoffMs: number; maxBackoffMs: number; timeoutMs: number };
 }
 
 // ---- schema introspection (used for interpolated values and unknown-key hints) ----

@@ -32,6 +32,7 @@ export {
   PkiRepository,
 } from './pki-records.js';
 export type {
+  AlertDeadLetterTable,
   Database,
   KeyMetadataTable,
   PkiCaTable,

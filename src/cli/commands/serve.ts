@@ -5,7 +5,9 @@ import { OcspResponder } from '../../pki/ocsp/ocsp-responder.js';
 import { parseValidity } from '../../pki/validity.js';
 import { buildApp, type ServiceRuntime } from '../../server/app.js';
 import { CrlPublisher } from '../../server/crl-publisher.js';
+import { dashboardHandler } from '../../server/dashboard-routes.js';
 import { listenMetrics } from '../../server/metrics-server.js';
+import { startMonitoring } from '../../server/monitoring.js';
 import { ServiceMetrics } from '../../server/service-metrics.js';
 import { mutualTlsOptions } from '../../server/tls-options.js';
 import { enrolTotp } from '../../server/totp-enrolment.js';
@@ -107,15 +109,32 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
           () => void ctx.governance.refresh().catch(() => undefined),
           POLICY_REFRESH_MS,
         );
+        // Alerting (rules of service.alerting, webhooks, dead letters) and the dashboard's feed.
+        const monitoring = startMonitoring({
+          source: ctx.service,
+          config: svc.alerting,
+          metrics,
+          db: ctx.store.db,
+          relay: ctx.service.alerts,
+        });
         const address = await app.listen({ host, port });
         const metricsAt = o.metricsListen ?? svc.metricsListen;
-        const m = metricsAt ? await listenMetrics(metrics, ...at(metricsAt)) : undefined;
+        const m = metricsAt
+          ? await listenMetrics(metrics, ...at(metricsAt), dashboardHandler(monitoring.feed))
+          : undefined;
+        const dashboard = m ? m.address.replace(/\/metrics$/, '/dashboard') : undefined;
         emit(
           globals(),
-          { listening: address, tls: Boolean(https), metrics: m?.address, presigned: ocsp.lastRefreshSigned },
+          {
+            listening: address,
+            tls: Boolean(https),
+            metrics: m?.address,
+            dashboard,
+            presigned: ocsp.lastRefreshSigned,
+          },
           () =>
             `hsmkit serving on ${address}${https ? ' (mutual TLS, /v1 API)' : ' (plain HTTP: OCSP, CRLs, health only)'}` +
-            (m ? `\nmetrics on ${m.address}` : ''),
+            (m ? `\nmetrics on ${m.address}\ndashboard on ${dashboard}` : ''),
         );
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
@@ -124,6 +143,7 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
         clearInterval(refresh);
         ocsp.stop();
         await app.close();
+        await monitoring.close(); // ends the dashboard's event streams, then the metrics listener can close
         await new Promise((r) => m?.server.close(r) ?? r(undefined));
       });
     });

@@ -84,7 +84,7 @@ describe('chaos B: the network member dies and rejoins', () => {
         }
       }
     });
-    await until(() => ok > 500, 10_000).catch((e) => {
+    await until(() => ok > 500, 10_000).catch(() => {
       throw new Error(`warm-up: ok=${ok} failed=${failed}`);
     });
     const network = cluster.members.find((m) => m.name === 'network')!;
