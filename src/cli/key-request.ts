@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { HsmError } from '../errors/index.js';
-import { type KeySpec, keyTypeFromParts } from '../kms/key-spec.js';
+import { fromKeyGenerationRequest } from '../kms/key-generation-request.js';
 import type { CreateKeyRequest } from '../kms/requests.js';
-import { withoutUndefined } from '../kms/without-undefined.js';
 
 /**
  * The Key Generation Request JSON (`hsmkit key generate --request file.json`):
@@ -69,35 +68,5 @@ export function parseKeyRequest(text: string): CreateKeyRequest {
       details: { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
     });
   }
-  const r = parsed.data;
-  const spec: KeySpec = keyTypeFromParts(r.key_type, r.key_size ?? r.curve);
-  const req: CreateKeyRequest = { label: r.label, type: spec.type };
-  if (r.attributes) {
-    const a = r.attributes;
-    req.protection = withoutUndefined({
-      token: a.token,
-      private: a.private,
-      sensitive: a.sensitive,
-      extractable: a.extractable,
-    });
-    req.usage = withoutUndefined({
-      sign: a.sign,
-      verify: a.verify,
-      decrypt: a.decrypt,
-      wrap: a.wrap,
-      unwrap: a.unwrap,
-      derive: a.derive,
-    });
-  }
-  if (r.metadata) {
-    const m = r.metadata;
-    req.metadata = withoutUndefined({
-      purpose: m.purpose,
-      expiresAt: m.expiry_date,
-      ceremonyId: m.ceremony_id,
-      owner: m.owner,
-      tags: m.tags,
-    });
-  }
-  return req;
+  return fromKeyGenerationRequest(parsed.data);
 }

@@ -1,3 +1,4 @@
+export * from './key-generation-request.js';
 export * from './key-info.js';
 export * from './key-manager.js';
 export * from './key-policy.js';

@@ -1,7 +1,6 @@
 import { HsmError } from '../errors/index.js';
-import { keyTypeFromParts } from '../kms/key-spec.js';
+import { fromKeyGenerationRequest, type KeyGenerationRequest } from '../kms/key-generation-request.js';
 import type { CreateKeyRequest } from '../kms/requests.js';
-import { withoutUndefined } from '../kms/without-undefined.js';
 
 const bool = { type: 'boolean' } as const;
 
@@ -98,35 +97,7 @@ export const KEY_GENERATION_REQUEST_SCHEMA = {
   ],
 } as const;
 
-type Attributes = Partial<
-  Record<
-    | 'token'
-    | 'private'
-    | 'sensitive'
-    | 'extractable'
-    | 'sign'
-    | 'verify'
-    | 'decrypt'
-    | 'wrap'
-    | 'unwrap'
-    | 'derive',
-    boolean
-  >
->;
-interface FlatRequest {
-  label: string;
-  key_type: string;
-  key_size?: number | string;
-  curve?: string;
-  attributes?: Attributes;
-  metadata?: {
-    purpose?: string;
-    expiry_date?: string;
-    ceremony_id?: string;
-    owner?: string;
-    tags?: Record<string, string>;
-  };
-}
+type FlatRequest = KeyGenerationRequest;
 interface Envelope {
   operation: 'generate_key';
   hsm_provider?: string;
@@ -153,36 +124,7 @@ export function toCreateKeyRequest(
     }
     flat = { ...body.key_specification, ...(body.metadata ? { metadata: body.metadata } : {}) };
   } else flat = body;
-  const spec = keyTypeFromParts(flat.key_type, flat.key_size ?? flat.curve);
-  const req: CreateKeyRequest = { label: flat.label, type: spec.type };
-  const a = flat.attributes;
-  if (a) {
-    req.protection = withoutUndefined({
-      token: a.token,
-      private: a.private,
-      sensitive: a.sensitive,
-      extractable: a.extractable,
-    });
-    req.usage = withoutUndefined({
-      sign: a.sign,
-      verify: a.verify,
-      decrypt: a.decrypt,
-      wrap: a.wrap,
-      unwrap: a.unwrap,
-      derive: a.derive,
-    });
-  }
-  const m = flat.metadata;
-  if (m) {
-    req.metadata = withoutUndefined({
-      purpose: m.purpose,
-      expiresAt: m.expiry_date,
-      ceremonyId: m.ceremony_id,
-      owner: m.owner,
-      tags: m.tags,
-    });
-  }
-  return req;
+  return fromKeyGenerationRequest(flat);
 }
 
 /** A validated body of `POST /v1/keys`. */
