@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { HsmError } from '../errors/index.js';
 import { registerAudit } from './commands/audit.js';
+import { registerBackup } from './commands/backup.js';
 import { registerCa } from './commands/ca.js';
 import { registerCeremony } from './commands/ceremony.js';
 import { registerCert } from './commands/cert.js';
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
   registerAudit(program, globals);
   registerCompliance(program, globals);
   registerMigrate(program, globals);
+  registerBackup(program, globals);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

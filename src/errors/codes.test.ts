@@ -22,6 +22,7 @@ const CKR_HEADER = ['CKR', 'Value', 'hsmkit code'];
  * table, so a code that is neither is dead and should be removed or mapped.
  */
 const RAISED_BY_HSMKIT: readonly ErrorCode[] = [
+  'HSM_ERR_BACKUP_INVALID',
   'HSM_ERR_INVALID_URI',
   'HSM_ERR_KEY_AMBIGUOUS',
   'HSM_ERR_KEY_EXISTS',

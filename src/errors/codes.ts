@@ -221,6 +221,12 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'A secret share failed to decrypt or verify, or too few shares were given to reconstruct.',
   },
+  HSM_ERR_BACKUP_INVALID: {
+    status: 422,
+    retryable: false,
+    summary:
+      'A backup file failed verification (signature, entry digest, format); details.problems names the entries.',
+  },
   HSM_ERR_STORE: { status: 500, retryable: false, summary: 'The metadata store failed.' },
   HSM_ERR_INTERNAL: {
     status: 500,

@@ -129,7 +129,9 @@ export class Pkcs11KeyManager
     SignatureVerifier,
     RandomSource,
     BatchSigner,
-    CapabilityReporter
+    CapabilityReporter,
+    KeyReplicator,
+    HealthCheckable
 {
   private readonly resolved = new Map<string, ResolvedKey>();
   private mechanisms = new Set<number>();
@@ -452,6 +454,15 @@ export class Pkcs11KeyManager
     if (mech !== undefined) header.mechanism = mech;
     const r = (await this.member.call('unwrapPrivate', header)).header as { created: boolean };
     return { created: r.created };
+  }
+
+  /**
+   * Makes a key's private half non-extractable for good (CKA_EXTRACTABLE can only go from true to
+   * false): after a restore, for keys that must never leave this token again.
+   */
+  async sealExtractable(ref: KeyRef): Promise<void> {
+    const key = await this.resolve(ref);
+    await this.member.call('sealPrivate', { id: key.id });
   }
 
   /**

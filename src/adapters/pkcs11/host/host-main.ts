@@ -135,11 +135,36 @@ function execute(req: Entry): { header?: unknown; body?: Uint8Array } {
       return { header: replication!.unwrapReplicationKey(req.header as { label: string; blob: string }) };
     case 'sealReplicationKey':
       return { header: replication!.sealReplicationKey(req.header as { label: string }) };
+    case 'wrapSecretKeyUnderValue':
+      return {
+        header: replication!.wrapSecretKeyUnderValue(
+          req.header as { label: string; mechanism?: number },
+          // The decoded body itself (a Buffer of its own), so the op's zeroing reaches it.
+          secretBody(req),
+        ),
+      };
+    case 'unwrapSecretKeyUnderValue':
+      return {
+        header: replication!.unwrapSecretKeyUnderValue(
+          req.header as { label: string; blob: string; mechanism?: number },
+          // The decoded body itself (a Buffer of its own), so the op's zeroing reaches it.
+          secretBody(req),
+        ),
+      };
+    case 'sealPrivate':
+      return { header: replication!.sealPrivate(req.header as { id: string }) };
     case 'ping':
       return { header: { generation: conn.generation, sessions: conn.pool.size } };
     default:
       throw new HsmError('HSM_ERR_INVALID_INPUT', `unknown member-host operation ${req.tag}`);
   }
+}
+
+/** A request body as the Buffer decodeBatch made (no copy left behind unzeroed). */
+function secretBody(req: Entry): Buffer {
+  const b = req.body;
+  if (b === undefined) return Buffer.alloc(0);
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 function initialise(init: InitHeader): ReadyHeader {

@@ -229,6 +229,98 @@ export class ReplicationOps {
     });
   }
 
+  /**
+   * SO (backup KEK, M-of-N): wraps the secret key labelled `label` under an AES-256 key made from
+   * `secret` (the custodians' split secret). The secret becomes a trusted, sensitive,
+   * non-extractable session object for the one C_WrapKey call, is destroyed right after, and the
+   * caller's buffer is zeroed here.
+   */
+  wrapSecretKeyUnderValue(h: { label: string; mechanism?: number }, secret: Buffer): { blob: string } {
+    try {
+      return this.conn.run('wrap backup key under split secret', false, (s) => {
+        const key = this.one(
+          s,
+          [
+            { type: CKA.CLASS, value: CKO.SECRET_KEY },
+            { type: CKA.LABEL, value: h.label },
+          ],
+          'backup key',
+        );
+        const kwk = this.conn.p11.C_CreateObject(s, valueKeyTemplate(secret));
+        try {
+          const blob = this.conn.p11.C_WrapKey(
+            s,
+            { mechanism: h.mechanism ?? DEFAULT_WRAP_MECHANISM },
+            kwk,
+            key,
+            Buffer.alloc(1024),
+          );
+          return { blob: Buffer.from(blob).toString('hex') };
+        } finally {
+          this.conn.p11.C_DestroyObject(s, kwk);
+        }
+      });
+    } finally {
+      secret.fill(0);
+    }
+  }
+
+  /**
+   * SO (backup KEK, M-of-N restore): imports `secret` as a session AES key (sensitive,
+   * non-extractable: the documented custodian-share exception), unwraps `blob` with it as the
+   * trusted, non-extractable token key `label`, then destroys the session key and zeroes `secret`.
+   */
+  unwrapSecretKeyUnderValue(
+    h: { label: string; blob: string; mechanism?: number },
+    secret: Buffer,
+  ): { label: string } {
+    try {
+      return this.conn.run('unwrap backup key under split secret', false, (s) => {
+        if (
+          this.keys.findHandles(s, [
+            { type: CKA.CLASS, value: CKO.SECRET_KEY },
+            { type: CKA.LABEL, value: h.label },
+          ]).length > 0
+        ) {
+          throw new HsmError('HSM_ERR_KEY_EXISTS', `key "${h.label}" already exists on this member`, {
+            member: this.conn.member,
+          });
+        }
+        const kwk = this.conn.p11.C_CreateObject(s, valueKeyTemplate(secret));
+        try {
+          this.conn.p11.C_UnwrapKey(
+            s,
+            { mechanism: h.mechanism ?? DEFAULT_WRAP_MECHANISM },
+            kwk,
+            Buffer.from(h.blob, 'hex'),
+            replicationKeyTemplate(h.label, false),
+          );
+        } finally {
+          this.conn.p11.C_DestroyObject(s, kwk);
+        }
+        return { label: h.label };
+      });
+    } finally {
+      secret.fill(0);
+    }
+  }
+
+  /** Makes the private key with this id non-extractable for good (CKA_EXTRACTABLE true → false only). */
+  sealPrivate(h: { id: string }): { id: string } {
+    return this.conn.run('seal private key', false, (s) => {
+      const priv = this.one(
+        s,
+        [
+          { type: CKA.CLASS, value: CKO.PRIVATE_KEY },
+          { type: CKA.ID, value: Buffer.from(h.id, 'hex') },
+        ],
+        `private key ${h.id}`,
+      );
+      this.conn.p11.C_SetAttributeValue(s, priv, [{ type: CKA.EXTRACTABLE, value: false }]);
+      return { id: h.id };
+    });
+  }
+
   private one(s: Handle, template: Attribute[], what: string): Handle {
     const found = this.keys.findHandles(s, template);
     if (found.length === 0)
@@ -268,6 +360,24 @@ function replicationKeyTemplate(label: string, extractable: boolean): Attribute[
     { type: CKA.ENCRYPT, value: false },
     { type: CKA.DECRYPT, value: false },
     { type: CKA.LABEL, value: label },
+  ];
+}
+
+/** A session AES key from a value (SO: public object), trusted, usable only to wrap/unwrap. */
+function valueKeyTemplate(value: Buffer): Attribute[] {
+  return [
+    { type: CKA.CLASS, value: CKO.SECRET_KEY },
+    { type: CKA.KEY_TYPE, value: CKK.AES },
+    { type: CKA.TOKEN, value: false },
+    { type: CKA.PRIVATE, value: false },
+    { type: CKA.SENSITIVE, value: true },
+    { type: CKA.EXTRACTABLE, value: false },
+    { type: CKA.TRUSTED, value: true },
+    { type: CKA.WRAP, value: true },
+    { type: CKA.UNWRAP, value: true },
+    { type: CKA.ENCRYPT, value: false },
+    { type: CKA.DECRYPT, value: false },
+    { type: CKA.VALUE, value },
   ];
 }
 

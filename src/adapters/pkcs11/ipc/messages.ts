@@ -28,6 +28,9 @@ export const OPS = [
   'wrapReplicationKeyFor',
   'unwrapReplicationKey',
   'sealReplicationKey',
+  'wrapSecretKeyUnderValue',
+  'unwrapSecretKeyUnderValue',
+  'sealPrivate',
 ] as const;
 
 /** An operation name. */
