@@ -54,6 +54,9 @@ const CFG = {
   hostProcesses: 2,
 };
 
+/** Two C signing processes on an idle machine use about 2 cores; well under that means other load. */
+const DISTURBED_BELOW_CORES = Math.min(2, cpus().length) * 0.8;
+
 // ---- fixed inputs (the same bytes the C baseline signs) -----------------------------------------
 
 const MESSAGE = Buffer.from('hsmkit benchmark message');
@@ -405,7 +408,10 @@ async function main() {
             cProcesses2: round(x.cp.opsPerSec, 0),
             hsmkit: round(x.h.opsPerSec, 0),
             ratio: round(x.ratio, 3),
+            cProcesses2Cores: round(x.cp.cpuCores, 2),
           })),
+          /** Rounds in which C with 2 processes could not get the machine's cores: other load interfered. */
+          disturbedRounds: rounds.filter((x) => x.cp.cpuCores < DISTURBED_BELOW_CORES).length,
         });
       }
       results.throughput = rows;
@@ -495,6 +501,9 @@ async function main() {
     module: 'SoftHSM2 /usr/lib/softhsm/libsofthsm2.so',
     config: CFG,
     durationSeconds: round((performance.now() - began) / 1000, 1),
+    disturbed: ((results.throughput as Array<{ disturbedRounds: number }> | undefined) ?? []).some(
+      (x) => x.disturbedRounds > 0,
+    ),
     ...results,
   };
   const outDir = join(here, 'results');
@@ -515,6 +524,13 @@ function markdown(r: any): string {
     'Every ratio is hsmkit ÷ the raw C PKCS#11 loop (bench/baseline/p11-sign.c) on the same token and key, measured in this run.',
     '',
   );
+  if (r.disturbed) {
+    const n = r.throughput.reduce((a: number, x: { disturbedRounds: number }) => a + x.disturbedRounds, 0);
+    out.push(
+      `> **Disturbed run:** in ${n} throughput round(s) C with 2 processes got under ${DISTURBED_BELOW_CORES} cores, so other work was using the machine. Treat every figure of this run as noise and run again on a quiet machine.`,
+      '',
+    );
+  }
   if (r.keygen) {
     const k = r.keygen;
     out.push('## RSA-4096 key generation (seconds)', '');
