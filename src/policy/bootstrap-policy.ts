@@ -20,8 +20,9 @@ export function bootstrapPolicy(security: HsmkitConfig['securityPolicy']): Activ
     name: 'bootstrap (hsmkit.yaml security_policy)',
     security_policy,
     access: { default_role: 'admin', roles: { admin: [{ operations: ['*'], keys: ['*'] }] } },
-    // Cluster replication wraps keys under the replication key only (DESIGN: CKA_WRAP_WITH_TRUSTED).
-    export: { mode: 'wrap_trusted', trusted_wrapping_keys: ['hsmkit-replication'] },
+    // Keys leave an HSM only wrapped under one of hsmkit's trusted, HSM-resident keys: the cluster
+    // replication key and the backup KEK (both CKA_TRUSTED, created by SO steps / ceremonies).
+    export: { mode: 'wrap_trusted', trusted_wrapping_keys: ['hsmkit-replication', 'hsmkit-backup-kek'] },
   };
   const document = validatePolicyDocument(raw, 'bootstrap policy');
   return { version: 0, hash: createHash('sha256').update(JSON.stringify(raw)).digest('hex'), document };

@@ -14,7 +14,6 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { Pkcs11KeyManager } from '../../../src/adapters/pkcs11/pkcs11-key-manager.js';
-import { createBackup, serializeBackup } from '../../../src/backup/index.js';
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsmToken } from '../../support/softhsm.js';
 import { listObjects } from '../../support/tools.js';
 
@@ -104,23 +103,10 @@ describe('hsmkit backup (CLI)', { timeout: 300_000 }, () => {
     ]);
     assert.equal(c.code, 0, c.stderr);
     const file = join(dir, 'keys.backup.json');
-    // The bootstrap policy trusts only hsmkit-replication for wrapping: the export is refused
-    // and audited (adding the backup KEK to export.trusted_wrapping_keys is the policy's call).
+    // The bootstrap policy trusts the backup KEK as a wrapping key, so the CLI backs the keys up.
     const b = await cli([...g(), 'backup', 'create', '--keys', 'svc-*', '--out', file]);
-    assert.notEqual(b.code, 0);
-    assert.match(b.stderr + b.stdout, /HSM_ERR_POLICY_VIOLATION/);
-    const km = await Pkcs11KeyManager.open({ ...tokens[0]!.member(), name: 'm0' });
-    try {
-      const created = await createBackup({ source: km, selector: 'svc-*' });
-      assert.equal(created.backedUp.length, 2);
-      assert.match(
-        created.notBackedUp[0]!.reason,
-        /not backed up: not wrappable: SoftHSM cannot wrap ed25519/,
-      );
-      writeFileSync(file, serializeBackup(created.file));
-    } finally {
-      await km.close();
-    }
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(b.stdout + b.stderr, /ed25519/i, 'the Ed25519 key is reported as not backed up');
     const v = await cli([...g(), 'backup', 'verify', file]);
     assert.equal(v.code, 0, v.stderr);
 
@@ -182,7 +168,7 @@ describe('hsmkit backup (CLI)', { timeout: 300_000 }, () => {
         outcome: string;
       }>;
       const seen = new Set(rows.map((r) => `${r.operation}:${r.outcome}`));
-      for (const k of ['key.create:ok', 'key.export:denied', 'key.import:ok', 'key.import:error'])
+      for (const k of ['key.create:ok', 'key.export:ok', 'key.import:ok', 'key.import:error'])
         assert.ok(seen.has(k), `${k} in ${[...seen].join(',')}`);
     } finally {
       db.close();
