@@ -1,6 +1,7 @@
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import { HsmError } from '../errors/index.js';
 import type { Database, KeyMetadataTable } from './schema.js';
+import { storeQuery } from './store-query.js';
 
 /** Lifecycle state of a key's metadata record. */
 export type KeyStatus = 'active' | 'archived';
@@ -225,15 +226,9 @@ export class KeyMetadataRepository {
     return result.numDeletedRows > 0n;
   }
 
-  /** Runs a query, turning driver errors (including "store closed") into HSM_ERR_STORE. */
-  async #run<T>(op: string, query: () => Promise<T>): Promise<T> {
-    try {
-      return await query();
-    } catch (err) {
-      if (err instanceof HsmError) throw err;
-      const msg = err instanceof Error ? err.message : String(err);
-      throw new HsmError('HSM_ERR_STORE', `key store ${op} failed: ${msg}`, { cause: err });
-    }
+  /** Runs a query; driver errors become HSM_ERR_STORE. */
+  #run<T>(op: string, query: () => Promise<T>): Promise<T> {
+    return storeQuery(`key store ${op}`, query);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { HsmError } from '../errors/index.js';
 import type { Database, PkiCaTable, PkiCertificateTable } from './schema.js';
+import { storeQuery } from './store-query.js';
 
 /** A certificate authority as the store keeps it. */
 export interface CaRecord {
@@ -230,14 +231,9 @@ export class PkiRepository {
     return rows.length === 1 ? rows[0]!.uri : undefined;
   }
 
-  async #run<T>(op: string, query: () => Promise<T>): Promise<T> {
-    try {
-      return await query();
-    } catch (err) {
-      if (err instanceof HsmError) throw err;
-      const msg = err instanceof Error ? err.message : String(err);
-      throw new HsmError('HSM_ERR_STORE', `pki store ${op} failed: ${msg}`, { cause: err });
-    }
+  /** Runs a query; driver errors become HSM_ERR_STORE. */
+  #run<T>(op: string, query: () => Promise<T>): Promise<T> {
+    return storeQuery(`pki store ${op}`, query);
   }
 }
 

@@ -28,6 +28,7 @@ import { HsmError } from '../../errors/index.js';
 import { loadCliConfig, withContext } from '../context.js';
 import { memberOptions } from '../member-options.js';
 import { emit, type GlobalOptions } from '../output.js';
+import { collect } from '../repeatable.js';
 
 /**
  * `hsmkit backup kek create|import`, `backup create|verify|restore|drill`: encrypted backups under
@@ -353,8 +354,4 @@ function splitPair(pair: string, flag: string): [string, string] {
   if (eq <= 0)
     throw new HsmError('HSM_ERR_INVALID_INPUT', `${flag} takes name=file, got "${pair.slice(0, 64)}"`);
   return [pair.slice(0, eq), pair.slice(eq + 1)];
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }

@@ -7,11 +7,8 @@ import { parseSerial, reasonName, revokeCertificate } from '../../pki/revocation
 import { parseValidity } from '../../pki/validity.js';
 import { assertWritable, readInput, writeOutput } from '../files.js';
 import { emit, type GlobalOptions, required } from '../output.js';
+import { collect } from '../repeatable.js';
 import { encodeOutput, withPki } from './ca.js';
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 /** `hsmkit cert issue|renew|revoke|show`. */
 export function registerCert(program: Command, globals: () => GlobalOptions): void {

@@ -7,6 +7,7 @@ import { loadCliConfig, withContext } from '../context.js';
 import { memberOptions } from '../member-options.js';
 import { openCluster } from '../open-cluster.js';
 import { emit, type GlobalOptions, table } from '../output.js';
+import { collect } from '../repeatable.js';
 
 /** `hsmkit cluster status` and `hsmkit cluster init-replication`. */
 export function registerCluster(program: Command, globals: () => GlobalOptions): void {
@@ -111,8 +112,4 @@ export function registerCluster(program: Command, globals: () => GlobalOptions):
           `Replication key "${result.label}" established on ${result.members.join(', ')} (generated on ${result.source}).`,
       );
     });
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }

@@ -8,6 +8,7 @@ import { withContext } from '../context.js';
 import { assertWritable, readInput, writeOutput } from '../files.js';
 import { parseKeyRequest } from '../key-request.js';
 import { emit, type GlobalOptions, required, table } from '../output.js';
+import { collect } from '../repeatable.js';
 
 const META_FIELDS: Record<string, keyof Omit<KeyMetadata, 'tags'>> = {
   purpose: 'purpose',
@@ -192,8 +193,4 @@ export function registerKey(program: Command, globals: () => GlobalOptions): voi
         () => `Deleted key "${info.label}" (${info.uri}).`,
       );
     });
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }

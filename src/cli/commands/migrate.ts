@@ -32,6 +32,7 @@ import { evaluatePolicy } from '../../policy/policy-engine.js';
 import { Store } from '../../store/store.js';
 import { memberOptions } from '../member-options.js';
 import { emit, type GlobalOptions, required, table } from '../output.js';
+import { collect } from '../repeatable.js';
 
 interface SideOptions {
   from?: string;
@@ -340,8 +341,4 @@ function describeResult(r: MigrationResult): string {
 
 function storePath(config: HsmkitConfig): string {
   return config.store.driver === 'sqlite' ? (config.store.path ?? hsmkitPaths().database) : '';
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
