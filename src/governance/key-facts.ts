@@ -24,6 +24,9 @@ export function factsOfKey(info: KeyInfo): KeyFacts {
   if (info.metadata?.purpose !== undefined) facts.purpose = info.metadata.purpose;
   if (info.metadata?.createdAt !== undefined) facts.createdAt = info.metadata.createdAt;
   if (info.metadata?.expiresAt !== undefined) facts.expiresAt = info.metadata.expiresAt;
+  if (info.metadata?.status !== undefined) {
+    facts.status = info.metadata.status === 'archived' ? 'archived' : 'active';
+  }
   return facts;
 }
 

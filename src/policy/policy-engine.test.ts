@@ -190,6 +190,12 @@ const CASES: Case[] = [
     { operation: 'key.sign', key: key({ expiresAt: '2029-12-31T00:00:00Z' }), algorithm: ec384 },
     'keys.expiry',
   ],
+  [
+    'archived key (replaced by a re-key)',
+    { operation: 'key.sign', key: key({ status: 'archived' }), algorithm: ec384 },
+    'keys.archived',
+  ],
+  ['active key', { operation: 'key.sign', key: key({ status: 'active' }), algorithm: ec384 }, null],
   // export
   [
     'export under a trusted key',

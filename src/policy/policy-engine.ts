@@ -4,7 +4,7 @@ import type { Decision, PolicyRequest } from './policy-request.js';
 import { checkAccess } from './rules/access-rules.js';
 import { checkSignAlgorithm } from './rules/algorithm-rules.js';
 import { checkExport } from './rules/export-rules.js';
-import { checkKeyLifetime, checkKeyStrength, checkNewKey } from './rules/key-rules.js';
+import { checkKeyLifetime, checkKeyStatus, checkKeyStrength, checkNewKey } from './rules/key-rules.js';
 
 /** A policy in force: the document and the stored version it came from (0 = built-in bootstrap). */
 export interface ActivePolicy {
@@ -26,7 +26,7 @@ export function evaluatePolicy(doc: PolicyDocument, req: PolicyRequest): Decisio
       ? (checkKeyStrength(doc, req.key) ?? checkNewKey(doc, req.key))
       : undefined) ??
     (req.operation === 'key.sign' && req.key
-      ? (checkKeyStrength(doc, req.key) ?? checkKeyLifetime(doc, req.key, now))
+      ? (checkKeyStatus(req.key) ?? checkKeyStrength(doc, req.key) ?? checkKeyLifetime(doc, req.key, now))
       : undefined) ??
     (req.operation === 'key.sign' && req.algorithm ? checkSignAlgorithm(doc, req.algorithm) : undefined) ??
     (req.operation === 'key.export' ? checkExport(doc, req) : undefined);

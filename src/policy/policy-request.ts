@@ -32,6 +32,8 @@ export interface KeyFacts {
   createdAt?: string;
   /** ISO-8601 end of use (from the store), when known. */
   expiresAt?: string;
+  /** Lifecycle status from the store: `archived` keys (replaced by a re-key) verify but never sign. */
+  status?: 'active' | 'archived';
 }
 
 /** One operation to decide on. */

@@ -83,6 +83,17 @@ export function checkPurpose(doc: PolicyDocument, key: KeyFacts): Refusal | unde
   return undefined;
 }
 
+/**
+ * An archived key (replaced by a re-key, kept in the HSM so old signatures can still be checked)
+ * never signs again, whatever the caller: not only through the PKI layer but through every path.
+ */
+export function checkKeyStatus(key: KeyFacts): Refusal | undefined {
+  if (key.status === 'archived') {
+    return refuse('keys.archived', `key "${key.label}" is archived; it can verify but no longer signs`);
+  }
+  return undefined;
+}
+
 /** Lifetime rules for using a key: not past its expiry, not older than its purpose allows. */
 export function checkKeyLifetime(doc: PolicyDocument, key: KeyFacts, now: Date): Refusal | undefined {
   if (key.expiresAt !== undefined && Date.parse(key.expiresAt) <= now.getTime()) {

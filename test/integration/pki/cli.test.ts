@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -644,6 +644,19 @@ describe('hsmkit PKI commands', { concurrency: true }, () => {
     );
     assert.equal(old.metadata.status, 'archived');
     assert.equal(old.metadata.tags.replacedBy, r.newKeyUri);
+    // Archived means archived on every path, not only in the PKI layer: a raw signature is refused.
+    writeFileSync(p('after-rekey.txt'), 'signed with an archived key?\n');
+    await fails(
+      'HSM_ERR_POLICY_VIOLATION',
+      'sign',
+      '--key',
+      r.archivedKeyUri,
+      '--in',
+      p('after-rekey.txt'),
+      '--out',
+      p('after-rekey.sig'),
+    );
+    assert.ok(!existsSync(p('after-rekey.sig')), 'no signature file written');
   });
 });
 
