@@ -1,5 +1,13 @@
 /** The PKI layer: CAs, CSRs, certificates, CRLs, OCSP, CMS and JWS over a KeyManager (never an adapter). */
-export { type InitCaRequest, type InitializedCa, initCa } from './ca.js';
+export {
+  type CaPlan,
+  type CaPlanRequest,
+  certifyCa,
+  type InitCaRequest,
+  type InitializedCa,
+  initCa,
+  planCa,
+} from './ca.js';
 export { verifyChain } from './chain-verify.js';
 export { type CmsSignRequest, signCms, type Timestamper } from './cms-sign.js';
 export { type CmsVerification, verifyCms } from './cms-verify.js';
