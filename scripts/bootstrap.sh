@@ -12,7 +12,9 @@ cd "$(dirname "$0")/.."
 PACKAGES=(softhsm2 opensc opensc-pkcs11 openssl gcc make g++ python3
   opencryptoki libnss3 libnss3-tools swtpm swtpm-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools
   tpm2-abrmd libtss2-tcti-tabrmd0 tpm2-tools p11-kit p11-kit-modules dbus
-  chromium fonts-dejavu-core) # chromium: the dashboard's browser test (playwright-core drives it)
+  chromium fonts-dejavu-core # chromium: the dashboard's browser test (playwright-core drives it)
+  postgresql # postgresql: the tests start private servers (test/support/postgres.ts), never the system one
+  faketime) # faketime: test/chaos/clock-jump.test.ts steps the wall clock of a real hsmkit serve
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -25,8 +27,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     SUDO="sudo"
   fi
   echo "bootstrap: installing ${missing[*]}"
+  if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+    # Debian's postgresql would create and start a "main" cluster; the tests need only the binaries.
+    $SUDO mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.conf >/dev/null
+  fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # confold: keep the createcluster.conf written above instead of asking about it.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
 fi
 
 # Node dependencies, exactly as locked. Reinstall only when the lock changed since the last install.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { sign as cryptoSign, generateKeyPairSync } from 'node:crypto';
 import { beforeEach, describe, it } from 'node:test';
 import { sql } from 'kysely';
+import { openFreshTestStore } from '../../test/support/postgres.js';
 import { HsmError } from '../errors/index.js';
 import { AuditLogRepository } from '../store/audit-log-repository.js';
 import { Store } from '../store/store.js';
@@ -40,7 +41,8 @@ describe('audit log', () => {
   const base = { actor: 'alice', role: 'admin', authMethod: 'local', correlationId: 'c' };
   beforeEach(async () => {
     await store?.close();
-    store = await Store.openMemory();
+    // In memory, or on PostgreSQL when test/integration/store/postgres.test.ts runs this suite.
+    store = process.env.HSMKIT_TEST_POSTGRES_URL ? await openFreshTestStore('') : await Store.openMemory();
     log = new AuditLog(new AuditLogRepository(store.db));
   });
 
@@ -52,6 +54,51 @@ describe('audit log', () => {
       Array.from({ length: 200 }, (_, i) => i + 1),
     );
     assert.equal(verifyChain(records, PEM).ok, true);
+  });
+
+  it('concurrent appends are group-committed: fewer writes than records, in order, each caller its own record', async () => {
+    const repo = new AuditLogRepository(store.db);
+    let writes = 0;
+    const counting = Object.assign(Object.create(repo) as AuditLogRepository, {
+      append: (seal: Parameters<AuditLogRepository['append']>[0]) => {
+        writes++;
+        return repo.append(seal);
+      },
+      appendMany: (seals: Parameters<AuditLogRepository['appendMany']>[0]) => {
+        writes++;
+        return repo.appendMany(seals);
+      },
+    });
+    const grouped = new AuditLog(counting);
+    const recs = await Promise.all(Array.from({ length: 300 }, (_, i) => grouped.append(entry(i))));
+    assert.ok(writes < 300, `${writes} writes for 300 records`);
+    // Each caller got the record of its own entry, and the chain follows arrival order.
+    recs.forEach((r, i) => assert.equal(r.paramsDigest, entry(i).paramsDigest));
+    assert.deepEqual(
+      recs.map((r) => r.seq),
+      Array.from({ length: 300 }, (_, i) => i + 1),
+    );
+    assert.equal(verifyChain(await repo.list(), PEM).ok, true);
+  });
+
+  it('a failed group write fails every append in it with HSM_ERR_AUDIT and writes none of them', async () => {
+    const repo = new AuditLogRepository(store.db);
+    await log.append(entry(0));
+    const failing = Object.assign(Object.create(repo) as AuditLogRepository, {
+      appendMany: async () => {
+        throw new Error('disk full');
+      },
+      append: async () => {
+        throw new Error('disk full');
+      },
+    });
+    const broken = new AuditLog(failing);
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => broken.append(entry(i))));
+    for (const r of results) {
+      assert.equal(r.status, 'rejected');
+      assert.ok(HsmError.is((r as PromiseRejectedResult).reason, 'HSM_ERR_AUDIT'));
+    }
+    assert.equal((await repo.list()).length, 1);
   });
 
   it('a checkpoint signs the tip; its signature verifies; a checkpoint after a checkpoint is skipped', async () => {

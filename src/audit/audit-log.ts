@@ -16,39 +16,89 @@ export interface AuditLogOptions {
  * The tamper-evident log: appends records to a hash chain, one at a time, and signs checkpoints.
  * Every failure is HSM_ERR_AUDIT, so callers can fail closed on one code.
  */
+/** An append waiting for the next group commit. */
+interface PendingAppend {
+  entry: AuditEntry;
+  resolve(rec: AuditRecord): void;
+  reject(err: unknown): void;
+}
+
+/** Most records written in one group commit. */
+const GROUP_MAX = 512;
+
 export class AuditLog {
   #queue: Promise<unknown> = Promise.resolve();
   #sinceCheckpoint = 0;
+  #pending: PendingAppend[] = [];
+  #flushing = false;
+  #probing: Promise<void> | undefined;
 
   constructor(
     readonly store: AuditStore,
     private readonly options: AuditLogOptions = {},
   ) {}
 
-  /** Appends one record. Appends from this process are serialised, so the chain never forks here. */
+  /**
+   * Appends one record. Appends from this process are serialised, so the chain never forks here;
+   * appends that arrive while a write is under way are written together in the next one (a group
+   * commit: one transaction for many records, in arrival order). A failed write fails every append
+   * in it with HSM_ERR_AUDIT, so each caller fails closed.
+   */
   append(entry: AuditEntry): Promise<AuditRecord> {
-    return this.#serial(async () => {
-      for (const field of this.options.requiredFields ?? []) {
-        const v = (entry as unknown as Record<string, unknown>)[field];
-        if (v === undefined || v === null || v === '') {
-          throw new HsmError(
-            'HSM_ERR_AUDIT',
-            `the audit policy requires field ${field}; the record lacks it`,
-          );
-        }
+    for (const field of this.options.requiredFields ?? []) {
+      const v = (entry as unknown as Record<string, unknown>)[field];
+      if (v === undefined || v === null || v === '') {
+        return Promise.reject(
+          new HsmError('HSM_ERR_AUDIT', `the audit policy requires field ${field}; the record lacks it`),
+        );
       }
-      const rec = await this.store.append((seq, prevHash) => {
-        const unsealed = { ...entry, seq, prevHash };
-        return { ...unsealed, hash: recordHash(unsealed) };
-      });
-      this.#sinceCheckpoint++;
-      return rec;
+    }
+    return new Promise<AuditRecord>((resolve, reject) => {
+      this.#pending.push({ entry, resolve, reject });
+      if (!this.#flushing) void this.#flush();
     });
   }
 
-  /** Fails with HSM_ERR_AUDIT unless a record could be written now. Called before an operation runs. */
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      while (this.#pending.length > 0) {
+        const group = this.#pending.splice(0, GROUP_MAX);
+        try {
+          const recs = await this.#serial(() => this.#write(group.map((p) => p.entry)));
+          this.#sinceCheckpoint += recs.length;
+          group.forEach((p, i) => p.resolve(recs[i]!));
+        } catch (err) {
+          for (const p of group) p.reject(err);
+        }
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  #write(entries: AuditEntry[]): Promise<AuditRecord[]> {
+    const seals = entries.map((entry) => (seq: number, prevHash: string) => {
+      const unsealed = { ...entry, seq, prevHash };
+      return { ...unsealed, hash: recordHash(unsealed) };
+    });
+    if (this.store.appendMany && seals.length > 1) return this.store.appendMany(seals);
+    return (async () => {
+      const out: AuditRecord[] = [];
+      for (const seal of seals) out.push(await this.store.append(seal));
+      return out;
+    })();
+  }
+
+  /**
+   * Fails with HSM_ERR_AUDIT unless a record could be written now. Called before an operation
+   * runs; callers that ask while a probe is under way share its answer.
+   */
   probe(): Promise<void> {
-    return this.#serial(() => this.store.probe());
+    this.#probing ??= this.#serial(() => this.store.probe()).finally(() => {
+      this.#probing = undefined;
+    });
+    return this.#probing;
   }
 
   /** Whether enough records were written since the last checkpoint to write another. */

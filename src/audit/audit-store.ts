@@ -9,6 +9,11 @@ import type { AuditRecord } from './audit-record.js';
 export interface AuditStore {
   /** Appends one record after the current tip. */
   append(seal: (seq: number, prevHash: string) => AuditRecord): Promise<AuditRecord>;
+  /**
+   * Appends several records in order in one atomic step (all or none), each sealed after the
+   * one before it: a group commit. Optional; without it they are appended one by one.
+   */
+  appendMany?(seals: ReadonlyArray<(seq: number, prevHash: string) => AuditRecord>): Promise<AuditRecord[]>;
   /** Fails unless a record could be appended now (writes nothing). */
   probe(): Promise<void>;
   /** The last record, if any. */

@@ -31,6 +31,7 @@ const RAISED_BY_HSMKIT: readonly ErrorCode[] = [
   'HSM_ERR_TIMEOUT',
   'HSM_ERR_INTEGRITY',
   'HSM_ERR_STORE',
+  'HSM_ERR_STORE_UNAVAILABLE',
   'HSM_ERR_POLICY_VIOLATION',
   'HSM_ERR_AUDIT',
   'HSM_ERR_AUDIT_CHAIN',
@@ -50,6 +51,8 @@ const RAISED_BY_HSMKIT: readonly ErrorCode[] = [
   'HSM_ERR_MEDIA_TYPE',
   'HSM_ERR_NOT_FOUND',
   'HSM_ERR_INTERRUPTED',
+  'HSM_ERR_IDEMPOTENCY_MISMATCH',
+  'HSM_ERR_IDEMPOTENCY_IN_PROGRESS',
 ];
 
 // ---- rendering: what docs/errors.md should contain ----

@@ -130,6 +130,16 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'The service stopped while the job ran; its effect is unknown, so check before resubmitting.',
   },
+  HSM_ERR_IDEMPOTENCY_MISMATCH: {
+    status: 422,
+    retryable: false,
+    summary: 'The Idempotency-Key was already used by this caller for a different request.',
+  },
+  HSM_ERR_IDEMPOTENCY_IN_PROGRESS: {
+    status: 409,
+    retryable: true,
+    summary: 'A request with this Idempotency-Key is still being processed; retry later with the same key.',
+  },
   HSM_ERR_AUTH: {
     status: 503,
     retryable: false,
@@ -228,6 +238,11 @@ export const ERROR_CODES = {
       'A backup file failed verification (signature, entry digest, format); details.problems names the entries.',
   },
   HSM_ERR_STORE: { status: 500, retryable: false, summary: 'The metadata store failed.' },
+  HSM_ERR_STORE_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    summary: 'The metadata store cannot be reached now (database down or restarting); retry.',
+  },
   HSM_ERR_INTERNAL: {
     status: 500,
     retryable: false,

@@ -49,7 +49,7 @@ export interface Governance {
 export async function openGovernance(o: GovernanceOptions): Promise<Governance> {
   const policies = new PolicyRepository(o.db);
   let current = await loadActivePolicy(policies, o.security);
-  const auditStore = new AuditLogRepository(o.db, 'sqlite');
+  const auditStore = new AuditLogRepository(o.db);
   const audit = new AuditLog(auditStore, {
     requiredFields: current.document.audit.required_fields,
     checkpointEvery: current.document.audit.checkpoint_every,

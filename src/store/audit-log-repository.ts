@@ -4,6 +4,7 @@ import type { AuditArchiveAnchor, AuditRange, AuditStore } from '../audit/audit-
 import { HsmError } from '../errors/index.js';
 import type { StoreDialect } from './migrations.js';
 import type { AuditLogTable, Database } from './schema.js';
+import { storeDialectOf } from './store-dialect.js';
 
 /** Advisory lock key of the audit chain on PostgreSQL (any fixed 64-bit number; "hsmaudit"). */
 export const AUDIT_ADVISORY_LOCK = 0x68736d6175646974n;
@@ -20,7 +21,8 @@ type Db = Kysely<Database> | Transaction<Database>;
 export class AuditLogRepository implements AuditStore {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly dialect: StoreDialect = 'sqlite',
+    /** Default: read from `db`'s adapter. */
+    private readonly dialect: StoreDialect = storeDialectOf(db),
   ) {}
 
   async append(seal: (seq: number, prevHash: string) => AuditRecord): Promise<AuditRecord> {
@@ -29,6 +31,30 @@ export class AuditLogRepository implements AuditStore {
       const rec = seal((tip?.seq ?? 0) + 1, tip?.hash ?? '0'.repeat(64));
       await db.insertInto('audit_log').values(toRow(rec)).execute();
       return rec;
+    }, true);
+  }
+
+  async appendMany(
+    seals: ReadonlyArray<(seq: number, prevHash: string) => AuditRecord>,
+  ): Promise<AuditRecord[]> {
+    if (seals.length === 0) return [];
+    return this.#locked(async (db) => {
+      const tip = await this.#chainEnd(db);
+      let seq = tip?.seq ?? 0;
+      let prev = tip?.hash ?? '0'.repeat(64);
+      const recs = seals.map((seal) => {
+        const rec = seal(++seq, prev);
+        prev = rec.hash;
+        return rec;
+      });
+      // Bounded multi-row inserts (SQLite allows at most 32,766 bound values per statement).
+      for (let i = 0; i < recs.length; i += 100) {
+        await db
+          .insertInto('audit_log')
+          .values(recs.slice(i, i + 100).map(toRow))
+          .execute();
+      }
+      return recs;
     }, true);
   }
 
@@ -140,7 +166,8 @@ export class AuditLogRepository implements AuditStore {
   /** Runs `fn` holding the chain's write lock; commits when `commit`, else rolls back. */
   async #locked<T>(fn: (db: Db) => Promise<T>, commit: boolean): Promise<T> {
     if (this.dialect === 'postgres') {
-      // Not exercised until the PostgreSQL store lands; the shape is the one the design asks for.
+      // The transaction-scoped advisory lock serialises appenders in every process (and on every
+      // pooled connection of this one); it is released by the commit or rollback.
       const rollback = new Error('rollback');
       let out: T | undefined;
       try {

@@ -110,6 +110,26 @@ export class CeremonyRepository {
     return rec;
   }
 
+  /** The newest runs first (without transcripts), at most `limit`. */
+  async listRuns(limit = 100): Promise<CeremonyRunRecord[]> {
+    const rows = await this.#run(() =>
+      this.#db
+        .selectFrom('ceremony_run')
+        .select(['id', 'type', 'script_sha256', 'status', 'started_at', 'updated_at'])
+        .orderBy('started_at', 'desc')
+        .limit(limit)
+        .execute(),
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      type: r.type,
+      scriptSha256: r.script_sha256,
+      status: r.status as CeremonyStatus,
+      startedAt: r.started_at,
+      updatedAt: r.updated_at,
+    }));
+  }
+
   /** Records a new run. */
   async startRun(id: string, type: string, scriptSha256: string): Promise<CeremonyRunRecord> {
     const t = now();

@@ -1,4 +1,9 @@
 export {
+  type BreakGlassRecord,
+  BreakGlassRepository,
+  type NewBreakGlassRequest,
+} from './break-glass-repository.js';
+export {
   CeremonyRepository,
   type CeremonyRunRecord,
   type CeremonyStatus,
@@ -6,6 +11,19 @@ export {
   type CeremonyStepStatus,
   type CustodianRecord,
 } from './ceremony-records.js';
+export {
+  advisoryKey,
+  type Coordinator,
+  type LeaderDuty,
+  type Leadership,
+  LocalCoordinator,
+  leadDuty,
+  PostgresCoordinator,
+} from './coordinator.js';
+export {
+  type IdempotencyRecord,
+  IdempotencyRepository,
+} from './idempotency-repository.js';
 export {
   type KeyListFilter,
   KeyMetadataRepository,
@@ -33,6 +51,8 @@ export {
 } from './pki-records.js';
 export type {
   AlertDeadLetterTable,
+  BreakGlassApprovalTable,
+  BreakGlassRequestTable,
   Database,
   KeyMetadataTable,
   PkiCaTable,
@@ -44,4 +64,5 @@ export type {
 } from './schema.js';
 export { type JobRecord, type JobStatus, ServiceJobRepository } from './service-job-repository.js';
 export { ServiceTotpRepository } from './service-totp-repository.js';
-export { BUSY_TIMEOUT_MS, Store } from './store.js';
+export { BUSY_TIMEOUT_MS, MIGRATION_ADVISORY_LOCK, Store } from './store.js';
+export { storeDialectOf } from './store-dialect.js';

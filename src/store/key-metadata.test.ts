@@ -3,8 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { openFreshTestStore } from '../../test/support/postgres.js';
 import { type ErrorCode, HsmError } from '../errors/index.js';
-import { type NewKeyRecord, Store } from './index.js';
+import type { NewKeyRecord, Store } from './index.js';
 
 async function expectCode(work: Promise<unknown> | (() => Promise<unknown>), code: ErrorCode): Promise<void> {
   try {
@@ -45,7 +46,8 @@ describe('KeyMetadataRepository', () => {
   });
   beforeEach(async () => {
     await store?.close();
-    store = await Store.openSqlite(path.join(dir, `${Math.random().toString(36).slice(2)}.db`));
+    // SQLite, or PostgreSQL when test/integration/store/postgres.test.ts runs this suite.
+    store = await openFreshTestStore(dir);
   });
 
   it('round-trips a record with every field, including a binary SPKI', async () => {

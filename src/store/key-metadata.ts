@@ -35,6 +35,31 @@ export interface KeyRecord {
   updatedAt: string;
 }
 
+/**
+ * The metadata a KeyInfo carries, from a stored record: tags, status, creation time and the
+ * optional fields that are set (shared by every key manager that keeps metadata).
+ */
+export function recordMetadata(record: KeyRecord): {
+  tags: Record<string, string>;
+  status: KeyStatus;
+  createdAt: string;
+  purpose?: string;
+  expiresAt?: string;
+  ceremonyId?: string;
+  owner?: string;
+} {
+  const out: ReturnType<typeof recordMetadata> = {
+    tags: record.tags,
+    status: record.status,
+    createdAt: record.createdAt,
+  };
+  if (record.purpose !== undefined) out.purpose = record.purpose;
+  if (record.expiresAt !== undefined) out.expiresAt = record.expiresAt;
+  if (record.ceremonyId !== undefined) out.ceremonyId = record.ceremonyId;
+  if (record.owner !== undefined) out.owner = record.owner;
+  return out;
+}
+
 /** What {@link KeyMetadataRepository.insert} takes: a record without timestamps, createdAt optional. */
 export type NewKeyRecord = Omit<KeyRecord, 'createdAt' | 'updatedAt'> & { createdAt?: string };
 

@@ -298,6 +298,104 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropTable('audit_archive').execute();
     },
   },
+  '0009_idempotency': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Idempotency-Key records of the service (src/server/idempotency.ts): one per caller and key.
+      await db.schema
+        .createTable('idempotency_key')
+        .addColumn('identity', 'text', (col) => col.notNull())
+        .addColumn('key', 'text', (col) => col.notNull())
+        .addColumn('fingerprint', 'text', (col) => col.notNull())
+        .addColumn('status', 'text', (col) => col.notNull().check(sql`status in ('in_progress', 'done')`))
+        .addColumn('owner', 'text', (col) => col.notNull())
+        .addColumn('response_status', 'integer')
+        .addColumn('response_type', 'text')
+        .addColumn('response_body', 'text')
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .addColumn('expires_at', 'text', (col) => col.notNull())
+        .addPrimaryKeyConstraint('idempotency_key_pk', ['identity', 'key'])
+        .execute();
+      await db.schema
+        .createIndex('idempotency_key_expires_idx')
+        .on('idempotency_key')
+        .column('expires_at')
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('idempotency_key').execute();
+    },
+  },
+  '0011_break_glass': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Break-glass requests of the service (src/server/break-glass.ts) and their approvals; an
+      // approver counts once per request (primary key), the requester never.
+      await db.schema
+        .createTable('break_glass_request')
+        .addColumn('id', 'text', (col) => col.primaryKey().notNull())
+        .addColumn('requester', 'text', (col) => col.notNull())
+        .addColumn('role', 'text', (col) => col.notNull())
+        .addColumn('reason', 'text', (col) => col.notNull())
+        .addColumn('duration_minutes', 'integer', (col) => col.notNull())
+        .addColumn('quorum', 'integer', (col) => col.notNull())
+        .addColumn('status', 'text', (col) =>
+          col.notNull().check(sql`status in ('pending', 'active', 'expired')`),
+        )
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .addColumn('activated_at', 'text')
+        .addColumn('expires_at', 'text')
+        .execute();
+      await db.schema
+        .createIndex('break_glass_request_requester_idx')
+        .on('break_glass_request')
+        .column('requester')
+        .execute();
+      await db.schema
+        .createTable('break_glass_approval')
+        .addColumn('request_id', 'text', (col) =>
+          col.notNull().references('break_glass_request.id').onDelete('cascade'),
+        )
+        .addColumn('approver', 'text', (col) => col.notNull())
+        .addColumn('approved_at', 'text', (col) => col.notNull())
+        .addPrimaryKeyConstraint('break_glass_approval_pk', ['request_id', 'approver'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('break_glass_approval').execute();
+      await db.schema.dropTable('break_glass_request').execute();
+    },
+  },
+  '0012_member_maintenance': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Members taken out of rotation by `hsmkit maintenance plan` (firmware updates): the cluster
+      // skips a member while its row is active; `hsmkit maintenance end` removes the row.
+      await db.schema
+        .createTable('member_maintenance')
+        .addColumn('member', 'text', (col) => col.primaryKey().notNull())
+        .addColumn('window_start', 'text', (col) => col.notNull())
+        .addColumn('window_end', 'text', (col) => col.notNull())
+        .addColumn('reason', 'text', (col) => col.notNull())
+        .addColumn('plan', 'text', (col) => col.notNull())
+        .addColumn('created_by', 'text', (col) => col.notNull())
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('member_maintenance').execute();
+    },
+  },
+  '0013_job_lease': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Several `hsmkit serve` instances share the job table: a running job records which
+      // instance runs it and until when that instance's heartbeat vouches for it, so a
+      // starting instance marks only jobs whose owner stopped heartbeating as interrupted.
+      await db.schema.alterTable('service_job').addColumn('owner', 'text').execute();
+      await db.schema.alterTable('service_job').addColumn('lease_until', 'text').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('service_job').dropColumn('lease_until').execute();
+      await db.schema.alterTable('service_job').dropColumn('owner').execute();
+    },
+  },
 };
 
 /** Name of the newest migration; a store at this migration is up to date. */

@@ -162,11 +162,16 @@ export class PkiRepository {
         if (cert.status === 'revoked') {
           throw new HsmError('HSM_ERR_INVALID_INPUT', `certificate ${serial} is already revoked`);
         }
-        await trx
+        // Conditional, so two revokers on PostgreSQL (read committed) cannot both pass the check above.
+        const changed = await trx
           .updateTable('pki_certificate')
           .set({ status: 'revoked' })
           .where('serial', '=', serial)
-          .execute();
+          .where('status', '=', 'good')
+          .executeTakeFirst();
+        if (Number(changed.numUpdatedRows) !== 1) {
+          throw new HsmError('HSM_ERR_INVALID_INPUT', `certificate ${serial} is already revoked`);
+        }
         await trx
           .insertInto('pki_revocation')
           .values({ serial, ca: cert.ca, reason, revoked_at: revokedAt.toISOString() })

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { HsmError } from '../errors/index.js';
 import type { Database, PolicyVersionTable } from './schema.js';
+import { storeDialectOf } from './store-dialect.js';
 
 /** One stored policy version. */
 export interface PolicyVersionRecord {
@@ -27,6 +28,9 @@ export interface NewPolicyVersion {
   approvedBy?: string;
   rolledBackFrom?: number;
 }
+
+/** Advisory lock key serialising policy version numbering on PostgreSQL ("hsmpolcy"). */
+export const POLICY_ADVISORY_LOCK = 0x68736d706f6c6379n;
 
 /** Policy versions: numbered, hashed, never deleted. At most one is active. */
 export class PolicyRepository {
@@ -72,6 +76,11 @@ export class PolicyRepository {
   /** Stores a new version; an `active` one supersedes the previous active version in the same transaction. */
   async add(v: NewPolicyVersion): Promise<PolicyVersionRecord> {
     return this.db.transaction().execute(async (trx) => {
+      // PostgreSQL (read committed) would let two instances read the same max(version); the
+      // transaction-scoped advisory lock makes numbering one at a time. SQLite serialises writers.
+      if (storeDialectOf(trx) === 'postgres') {
+        await sql`select pg_advisory_xact_lock(${POLICY_ADVISORY_LOCK})`.execute(trx);
+      }
       const last = await trx
         .selectFrom('policy_version')
         .select(sql<number>`max(version)`.as('v'))

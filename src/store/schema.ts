@@ -188,6 +188,10 @@ export interface ServiceJobTable {
   created_at: string;
   /** ISO-8601 UTC. */
   updated_at: string;
+  /** Instance id of the `hsmkit serve` running the job (migration 0013_job_lease); null while queued. */
+  owner: string | null;
+  /** ISO-8601 UTC until which the owner's claim holds; renewed by its heartbeat (0013_job_lease). */
+  lease_until: string | null;
 }
 
 /** A registered ceremony custodian (migration 0004_ceremony). */
@@ -285,6 +289,10 @@ export interface Database {
   service_job: ServiceJobTable;
   alert_dead_letter: AlertDeadLetterTable;
   audit_archive: AuditArchiveTable;
+  idempotency_key: IdempotencyKeyTable;
+  break_glass_request: BreakGlassRequestTable;
+  break_glass_approval: BreakGlassApprovalTable;
+  member_maintenance: MemberMaintenanceTable;
 }
 
 /** One retention archive: records 1..through_seq were exported (signed) and removed. */
@@ -295,4 +303,76 @@ export interface AuditArchiveTable {
   export_dir: string;
   records_sha256: string;
   archived_at: string;
+}
+
+/** One Idempotency-Key of a service caller (migration 0009_idempotency). */
+export interface IdempotencyKeyTable {
+  /** Identity name of the caller; keys are per caller. Primary key with `key`. */
+  identity: string;
+  /** The Idempotency-Key header value. */
+  key: string;
+  /** SHA-256 hex of method, path and body. */
+  fingerprint: string;
+  /** `in_progress` or `done`. */
+  status: string;
+  /** The service process that holds the key in progress (`host/pid/boot`). */
+  owner: string;
+  /** HTTP status of the stored answer, once done. */
+  response_status: number | null;
+  /** Content type of the stored answer. */
+  response_type: string | null;
+  /** The stored answer's body, base64. */
+  response_body: string | null;
+  /** ISO-8601 UTC. */
+  created_at: string;
+  /** ISO-8601 UTC; after it the key may be reused. */
+  expires_at: string;
+}
+
+/** One break-glass request of the service (migration 0011_break_glass). */
+export interface BreakGlassRequestTable {
+  /** Random UUID; primary key. */
+  id: string;
+  /** Identity name that asked. */
+  requester: string;
+  /** The emergency role asked for (service.break_glass.role at request time). */
+  role: string;
+  /** Why, as the requester wrote it. */
+  reason: string;
+  duration_minutes: number;
+  /** Approvals needed (service.break_glass.quorum at request time). */
+  quorum: number;
+  /** `pending`, `active` (quorum reached; until expires_at) or `expired`. */
+  status: string;
+  /** ISO-8601 UTC. */
+  created_at: string;
+  /** ISO-8601 UTC, when quorum was reached. */
+  activated_at: string | null;
+  /** ISO-8601 UTC, end of the grant. */
+  expires_at: string | null;
+}
+
+/** One approval of a break-glass request; primary key (request_id, approver). */
+export interface BreakGlassApprovalTable {
+  request_id: string;
+  /** Identity name of the approver. */
+  approver: string;
+  /** ISO-8601 UTC. */
+  approved_at: string;
+}
+
+/** A member out of rotation for maintenance (migration 0012_member_maintenance). */
+export interface MemberMaintenanceTable {
+  /** Member name; primary key (one open maintenance per member). */
+  member: string;
+  /** ISO-8601 UTC: the window's start; the member leaves rotation when the row is written. */
+  window_start: string;
+  /** ISO-8601 UTC: the window's planned end; the member stays out until `maintenance end`. */
+  window_end: string;
+  reason: string;
+  /** JSON of the maintenance checklist that admitted it. */
+  plan: string;
+  /** Actor who planned it. */
+  created_by: string;
+  created_at: string;
 }

@@ -1,11 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import { HsmError } from '../errors/index.js';
+import { type Coordinator, LocalCoordinator, PostgresCoordinator } from './coordinator.js';
 import { KeyMetadataRepository } from './key-metadata.js';
-import { migrateToLatest } from './migrations.js';
+import { migrateToLatest, type StoreDialect } from './migrations.js';
+import { createPostgresPool, scrubConnectionSecrets } from './postgres-connection.js';
 import type { Database } from './schema.js';
+import { isTransientPostgresError } from './transient-error.js';
 
 /** How long a connection waits for another process's write lock before failing (ms). */
 export const BUSY_TIMEOUT_MS = 5000;
@@ -22,17 +25,75 @@ function serialiseOpen<T>(open: () => Promise<T>): Promise<T> {
   return result;
 }
 
+/** Advisory lock key held around migrations on PostgreSQL ("hsmmigra"), on top of Kysely's own. */
+export const MIGRATION_ADVISORY_LOCK = 0x68736d6d69677261n;
+
 /** The metadata store: a migrated database plus the repositories over it. */
 export class Store {
   /** The Kysely handle, for repositories added later; prefer the repositories. */
   readonly db: Kysely<Database>;
   /** Key metadata and cached public keys. */
   readonly keys: KeyMetadataRepository;
+  /** Which database this store is on. */
+  readonly dialect: StoreDialect;
+  readonly #postgresUrl: string | undefined;
+  #coordinator: Coordinator | undefined;
   #closed = false;
 
-  private constructor(db: Kysely<Database>) {
+  private constructor(db: Kysely<Database>, dialect: StoreDialect, postgresUrl?: string) {
     this.db = db;
+    this.dialect = dialect;
+    this.#postgresUrl = postgresUrl;
     this.keys = new KeyMetadataRepository(db);
+  }
+
+  /**
+   * Opens a PostgreSQL store (`postgres://user:password@host:port/db`) and migrates it. Several
+   * processes may open the same database at once: migrations run once, under an advisory lock.
+   * The URL (a config Secret, or a string) never appears in errors: driver messages are scrubbed.
+   */
+  static async openPostgres(url: string | { reveal(): string }): Promise<Store> {
+    const text = typeof url === 'string' ? url : url.reveal();
+    if (!/^postgres(ql)?:\/\//.test(text)) {
+      throw new HsmError('HSM_ERR_INVALID_INPUT', 'store url must be a postgres:// or postgresql:// URL');
+    }
+    const where = describePostgres(text);
+    let db: Kysely<Database>;
+    try {
+      db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPostgresPool(text) }) });
+    } catch (err) {
+      throw storeError(`cannot open store ${where}`, err, text);
+    }
+    try {
+      // Kysely's Migrator takes its own advisory lock, but reads and creates its bookkeeping
+      // tables before that; one session lock around the whole run makes a second process wait
+      // and then find every migration done. Held on one connection, released in finally.
+      await db.connection().execute(async (conn) => {
+        await sql`select pg_advisory_lock(${MIGRATION_ADVISORY_LOCK})`.execute(conn);
+        try {
+          await migrateToLatest(conn, { dialect: 'postgres' });
+        } finally {
+          await sql`select pg_advisory_unlock(${MIGRATION_ADVISORY_LOCK})`
+            .execute(conn)
+            .catch(() => undefined);
+        }
+      });
+    } catch (err) {
+      await db.destroy().catch(() => undefined);
+      throw storeError(`cannot migrate store ${where}`, err, text);
+    }
+    return new Store(db, 'postgres', text);
+  }
+
+  /**
+   * The store's coordinator for once-per-cluster duties (one per store, shared by every duty):
+   * PostgreSQL advisory locks on one dedicated connection, or in-process locks on SQLite.
+   * Closed with the store.
+   */
+  coordinator(): Coordinator {
+    this.#coordinator ??=
+      this.#postgresUrl === undefined ? new LocalCoordinator() : new PostgresCoordinator(this.#postgresUrl);
+    return this.#coordinator;
   }
 
   /**
@@ -96,17 +157,18 @@ export class Store {
       await db.destroy().catch(() => undefined);
       throw storeError(`cannot migrate store ${where}`, err);
     }
-    return new Store(db);
+    return new Store(db, 'sqlite');
   }
 
   /** Closes the database; later calls on the repositories throw HSM_ERR_STORE. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#coordinator?.close().catch(() => undefined);
     try {
       await this.db.destroy();
     } catch (err) {
-      throw storeError('cannot close store', err);
+      throw storeError('cannot close store', err, this.#postgresUrl);
     }
   }
 }
@@ -131,8 +193,40 @@ function prepareFile(abs: string): void {
   }
 }
 
-function storeError(what: string, err: unknown): HsmError {
-  if (err instanceof HsmError) return err;
+/** `postgres://host:port/db` without user-info, for messages. */
+function describePostgres(url: string): string {
+  try {
+    const u = new URL(url);
+    return `postgres://${u.host}${u.pathname}`;
+  } catch {
+    return 'postgres://[unparsable URL]';
+  }
+}
+
+function storeError(what: string, err: unknown, secretUrl?: string): HsmError {
+  const scrub = (m: string) => (secretUrl === undefined ? m : scrubConnectionSecrets(m, secretUrl));
+  if (err instanceof HsmError && secretUrl === undefined) return err;
+  // A database that cannot be reached now is worth retrying; anything else is a store failure.
+  const driver = err instanceof HsmError ? err.cause : err;
+  const code = isTransientPostgresError(driver) ? 'HSM_ERR_STORE_UNAVAILABLE' : 'HSM_ERR_STORE';
+  if (err instanceof HsmError) {
+    // A migration error wraps the driver's message; rebuild it scrubbed, without the raw cause.
+    return new HsmError(
+      err.code === 'HSM_ERR_STORE' ? code : err.code,
+      scrub(err.message),
+      err.details ? { details: err.details } : {},
+    );
+  }
   const msg = err instanceof Error ? err.message : String(err);
-  return new HsmError('HSM_ERR_STORE', `${what}: ${msg}`, { cause: err });
+  // The driver error is not kept as the cause on PostgreSQL: it may quote the connection string.
+  return new HsmError(
+    code,
+    `${what}: ${scrub(msg)}`,
+    secretUrl === undefined ? { cause: err } : { details: { driverCode: driverCode(err) } },
+  );
+}
+
+function driverCode(err: unknown): string {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : 'unknown';
 }

@@ -29,8 +29,9 @@ import { createPkiDeps } from '../../pki/pki-deps.js';
 import { asPkiKeyManager } from '../../pki/pki-key-manager.js';
 import { defaultPkiPolicy } from '../../pki/policy.js';
 import { evaluatePolicy } from '../../policy/policy-engine.js';
-import { Store } from '../../store/store.js';
+import type { Store } from '../../store/store.js';
 import { memberOptions } from '../member-options.js';
+import { openStore } from '../open-store.js';
 import { emit, type GlobalOptions, required, table } from '../output.js';
 import { collect } from '../repeatable.js';
 
@@ -167,10 +168,7 @@ async function openSide(file: string, memberName: string | undefined): Promise<O
         : `${file}: no member named "${memberName.slice(0, 64)}"`,
     );
   }
-  if (config.store.driver !== 'sqlite') {
-    throw new HsmError('HSM_ERR_CONFIG', 'store.driver: only sqlite is available in this version');
-  }
-  const store = await Store.openSqlite(config.store.path ?? hsmkitPaths().database);
+  const store = await openStore(config);
   let adapter: Pkcs11KeyManager;
   try {
     adapter = await Pkcs11KeyManager.open(memberOptions(config, member, { provider: member.provider }), {
