@@ -4,10 +4,10 @@
  * nothing unless the whole file verifies.
  */
 import { createPublicKey, verify as cryptoVerify, randomBytes } from 'node:crypto';
-import type { Pkcs11KeyManager } from '../adapters/pkcs11/pkcs11-key-manager.js';
 import { HsmError, toHsmError } from '../errors/index.js';
 import type { KeyInfo } from '../kms/key-info.js';
 import { type KeyFamily, parseKeyType } from '../kms/key-spec.js';
+import type { BackupKeyManager } from '../kms/key-transfer.js';
 import {
   assertVerified,
   BACKUP_FORMAT,
@@ -66,7 +66,7 @@ export interface CreateBackupResult {
  * listed in `notBackedUp` with the reason — never skipped silently.
  */
 export async function createBackup(opts: {
-  source: Pkcs11KeyManager;
+  source: BackupKeyManager;
   selector: string;
   kekLabel?: string;
 }): Promise<CreateBackupResult> {
@@ -154,7 +154,7 @@ export async function createBackup(opts: {
   };
 }
 
-async function ensureSigningKey(km: Pkcs11KeyManager): Promise<Buffer> {
+async function ensureSigningKey(km: BackupKeyManager): Promise<Buffer> {
   try {
     return Buffer.from(await km.getPublicKey(BACKUP_SIGNING_LABEL));
   } catch (err) {
@@ -199,7 +199,7 @@ export interface RestoreResult {
  */
 export async function restoreBackup(opts: {
   file: BackupFile;
-  target: Pkcs11KeyManager;
+  target: BackupKeyManager;
   expectedSigner?: string;
   seal?: boolean;
 }): Promise<RestoreResult> {
@@ -243,7 +243,7 @@ export async function restoreBackup(opts: {
 
 /** Signs a fresh challenge with the restored key and verifies it against the backup's public key. */
 export async function proveKey(
-  km: Pkcs11KeyManager,
+  km: BackupKeyManager,
   e: Pick<BackupEntry, 'label' | 'spki' | 'type'>,
 ): Promise<void> {
   const data = randomBytes(32);
@@ -286,7 +286,15 @@ export interface DrillResult {
 export async function runDrill(opts: {
   file: BackupFile;
   rtoMs: number;
-  prepare: () => Promise<{ km: Pkcs11KeyManager; name: string }>;
+  /**
+   * Opens the drill's target. `cleanup`, when given, runs before the target is closed with the
+   * keys this drill restored (a persistent drill member deletes them; a scratch token has none).
+   */
+  prepare: () => Promise<{
+    km: BackupKeyManager;
+    name: string;
+    cleanup?: (restored: RestoredKey[]) => Promise<void>;
+  }>;
   destroy: () => Promise<void>;
   expectedSigner?: string;
 }): Promise<DrillResult> {
@@ -295,7 +303,7 @@ export async function runDrill(opts: {
   let restored = 0;
   let error: DrillResult['error'];
   try {
-    const { km, name } = await opts.prepare();
+    const { km, name, cleanup } = await opts.prepare();
     scratch = name;
     try {
       const r = await restoreBackup({
@@ -304,6 +312,7 @@ export async function runDrill(opts: {
         ...(opts.expectedSigner === undefined ? {} : { expectedSigner: opts.expectedSigner }),
       });
       restored = r.restored.filter((k) => k.verified).length;
+      await cleanup?.(r.restored);
     } finally {
       await km.close();
     }

@@ -1,6 +1,6 @@
-import type { Pkcs11KeyManager } from '../adapters/pkcs11/pkcs11-key-manager.js';
 import type { ShareDecrypter } from '../ceremony/share-envelope.js';
 import { HsmError } from '../errors/index.js';
+import type { BackupKeyManager } from '../kms/key-transfer.js';
 import { type RestoreResult, restoreBackup } from './backup.js';
 import { assertVerified, type BackupFile, verifyBackup } from './format.js';
 import { importBackupKek, type KekBundle } from './kek.js';
@@ -16,7 +16,7 @@ export async function recoverWithShares(opts: {
   kek: KekBundle;
   decrypters: ShareDecrypter[];
   so: BackupKekMember;
-  target: Pkcs11KeyManager;
+  target: BackupKeyManager;
   expectedSigner?: string;
   seal?: boolean;
 }): Promise<RestoreResult> {

@@ -7,13 +7,18 @@
 import { Pkcs11KeyManager } from '../adapters/pkcs11/pkcs11-key-manager.js';
 import { ClusterKeyManager } from '../cluster/cluster-key-manager.js';
 import type { HsmkitConfig } from '../config/schema.js';
+import type { KeyMetadataRepository } from '../store/key-metadata.js';
 import { memberOptions } from './member-options.js';
 
 /**
  * Opens every member (in parallel) and starts the cluster. A member that cannot be opened is left
- * out (and named on stderr); the cluster starts when at least one member opens.
+ * out (and named on stderr); the cluster starts when at least one member opens. With `store`, the
+ * cluster keeps its logical keys' metadata there (the members themselves keep none).
  */
-export async function openCluster(config: HsmkitConfig): Promise<ClusterKeyManager> {
+export async function openCluster(
+  config: HsmkitConfig,
+  store?: KeyMetadataRepository,
+): Promise<ClusterKeyManager> {
   const ha = config.highAvailability;
   const opened = await Promise.allSettled(
     config.members.map((m) =>
@@ -54,6 +59,7 @@ export async function openCluster(config: HsmkitConfig): Promise<ClusterKeyManag
         ? { replicationKeyLabel: ha.replication.keyLabel, minCopies: ha.replication.minCopies }
         : {}),
       ...(ha.localSite ? { localSite: ha.localSite } : {}),
+      ...(store ? { store } : {}),
     },
   );
   await cluster.start();

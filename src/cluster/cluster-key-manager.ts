@@ -13,7 +13,10 @@ import {
   type KeyManager,
   type RandomSource,
 } from '../kms/key-manager.js';
+import type { KeyWrapTraits } from '../kms/key-transfer.js';
 import type { CreateKeyRequest, KeyRef, ListKeysRequest, SignRequest } from '../kms/requests.js';
+import { withoutUndefined } from '../kms/without-undefined.js';
+import { type KeyMetadataRepository, recordMetadata } from '../store/key-metadata.js';
 import { keyUri } from '../uri/pkcs11-uri.js';
 import { Balancer, type HaMode, type LoadBalancing } from './balancer.js';
 import type { BreakerOptions } from './circuit-breaker.js';
@@ -52,6 +55,11 @@ export interface ClusterOptions {
   localOnlyLabels?: string[];
   /** The site this instance runs in; its members are preferred. */
   localSite?: string;
+  /**
+   * Metadata of the cluster's logical keys (purpose, owner, expiry, status), kept once for the
+   * cluster under the logical URI rather than per member. Without it, metadata is refused.
+   */
+  store?: KeyMetadataRepository;
 }
 
 const HEALTH_LABEL = 'hsmkit-health';
@@ -124,12 +132,49 @@ export class ClusterKeyManager
     return this.queue.depth;
   }
 
+  /**
+   * Generates the key on a member (replicated when configured), then records its metadata under
+   * the logical URI. A key whose metadata cannot be stored is destroyed again on every member.
+   */
   async createKey(req: CreateKeyRequest): Promise<KeyInfo> {
+    const store = this.opts.store;
+    if (req.metadata && !store) throw new HsmError('HSM_ERR_CONFIG', 'key metadata needs a store');
+    const { metadata, ...bare } = req;
+    const info = await this.generate(bare);
+    if (!store) return info;
+    try {
+      const record = await store.insert({
+        uri: info.uri,
+        member: 'cluster',
+        token: 'cluster',
+        label: info.label,
+        idHex: info.id,
+        keyType: String(info.type),
+        status: 'active',
+        tags: metadata?.tags ?? {},
+        publicKeySpki: new Uint8Array(
+          createPublicKey(info.publicKeyPem).export({ format: 'der', type: 'spki' }),
+        ),
+        ...withoutUndefined({
+          purpose: metadata?.purpose,
+          expiresAt: metadata?.expiresAt,
+          ceremonyId: metadata?.ceremonyId,
+          owner: metadata?.owner,
+        }),
+      });
+      return { ...info, metadata: recordMetadata(record) };
+    } catch (err) {
+      await Promise.all(this.members.map((m) => m.km.deleteKey?.(info.uri).catch(() => undefined)));
+      throw toHsmError(err, 'HSM_ERR_STORE');
+    }
+  }
+
+  private async generate(req: CreateKeyRequest): Promise<KeyInfo> {
     const configured = this.opts.replicationKeyLabel;
     const replicating = this.members.filter((m) => m.canReplicate);
     // Replication needs two members able to wrap; otherwise the key is placed on one member.
     const label = configured && replicating.length >= 2 ? configured : undefined;
-    const candidates = (label ? replicating : this.members).filter((m) => m.available);
+    const candidates = (label ? replicating : this.members).filter((m) => m.available && !m.maintenance);
     const source = this.balancer.order(candidates)[0];
     if (!source)
       throw this.unavailable(
@@ -209,7 +254,7 @@ export class ClusterKeyManager
 
   async getKey(ref: KeyRef): Promise<KeyInfo> {
     const info = await this.execute('key lookup', (km) => km.getKey(ref));
-    return this.logical(info, undefined);
+    return this.withMetadata(this.logical(info, undefined));
   }
 
   getPublicKey(ref: KeyRef): Promise<Uint8Array> {
@@ -238,6 +283,12 @@ export class ClusterKeyManager
     });
   }
 
+  /** Takes the named members out of rotation (maintenance) and returns every other member to it. */
+  setMaintenance(names: Iterable<string>): void {
+    const out = new Set(names);
+    for (const m of this.members) m.maintenance = out.has(m.name);
+  }
+
   async listKeys(req: ListKeysRequest = {}): Promise<KeyInfo[]> {
     const byId = new Map<string, KeyInfo>();
     for (const m of this.members.filter((x) => x.available)) {
@@ -251,7 +302,14 @@ export class ClusterKeyManager
         // A member that cannot list now is skipped; its keys are listed by the others that hold them.
       }
     }
-    return [...byId.values()].sort((a, b) => a.label.localeCompare(b.label));
+    const keys = [...byId.values()].sort((a, b) => a.label.localeCompare(b.label));
+    return Promise.all(keys.map((k) => this.withMetadata(k)));
+  }
+
+  /** The logical key with its stored metadata, when the cluster keeps a store. */
+  private async withMetadata(info: KeyInfo): Promise<KeyInfo> {
+    const record = await this.opts.store?.get(info.uri);
+    return record ? { ...info, metadata: recordMetadata(record) } : info;
   }
 
   /** Deletes the key on every member that holds it; refused while a member is down (it would come back with the key). */
@@ -263,6 +321,8 @@ export class ClusterKeyManager
         `member(s) ${down.map((m) => m.name).join(', ')} are down; deleting now would leave copies`,
       );
     }
+    // The logical URI the metadata is kept under (ref may be a label or a member's URI).
+    const logical = this.opts.store ? (await this.getKey(ref).catch(() => undefined))?.uri : undefined;
     let deleted = 0;
     for (const m of this.members) {
       try {
@@ -277,6 +337,31 @@ export class ClusterKeyManager
     }
     if (deleted === 0)
       throw new HsmError('HSM_ERR_KEY_NOT_FOUND', `no member holds ${String(ref).slice(0, 200)}`);
+    if (logical) await this.opts.store?.delete(logical);
+  }
+
+  /**
+   * How the key may leave its tokens, read from every available member holding it: extractable if
+   * any copy is, and wrap-with-trusted or sensitive only if every copy is.
+   */
+  async wrapTraits(ref: KeyRef): Promise<KeyWrapTraits> {
+    const traits: KeyWrapTraits[] = [];
+    for (const m of this.members.filter((x) => x.available)) {
+      const read = m.km.wrapTraits?.bind(m.km);
+      if (!read) throw new HsmError('HSM_ERR_NOT_SUPPORTED', `member ${m.name} cannot read key attributes`);
+      try {
+        traits.push((await m.run(() => read(ref))).value);
+      } catch (err) {
+        if (!HsmError.is(err, 'HSM_ERR_KEY_NOT_FOUND')) throw err;
+      }
+    }
+    if (traits.length === 0)
+      throw new HsmError('HSM_ERR_KEY_NOT_FOUND', `no member holds ${String(ref).slice(0, 200)}`);
+    return {
+      extractable: traits.some((t) => t.extractable),
+      wrapWithTrusted: traits.every((t) => t.wrapWithTrusted),
+      sensitive: traits.every((t) => t.sensitive),
+    };
   }
 
   /** Every available member's capability report (a member that cannot answer now is left out). */
@@ -311,7 +396,7 @@ export class ClusterKeyManager
       let tries = 0;
       let notFound: HsmError | undefined;
       let failedOn: string | undefined;
-      for (const m of this.balancer.order(this.members.filter((x) => x.available))) {
+      for (const m of this.balancer.order(this.members.filter((x) => x.available && !x.maintenance))) {
         if (tries >= maxTries) break;
         if (!m.breaker.allow()) continue;
         tries++;
@@ -332,7 +417,7 @@ export class ClusterKeyManager
         }
       }
       // Every available member lacks the key and none is down: it does not exist.
-      if (notFound && this.members.every((m) => m.available) && !failedOn) throw notFound;
+      if (notFound && this.members.every((m) => m.available || m.maintenance) && !failedOn) throw notFound;
       if (this.closed) throw new HsmError('HSM_ERR_UNAVAILABLE', 'the cluster is closed');
       this.scheduleHealth(true);
       try {

@@ -7,6 +7,7 @@ import type {
   KeyReplicator,
   RandomSource,
 } from '../kms/key-manager.js';
+import type { KeyWrapTraitsReader } from '../kms/key-transfer.js';
 import type { BalancedMember } from './balancer.js';
 import { type BreakerOptions, CircuitBreaker } from './circuit-breaker.js';
 
@@ -15,7 +16,7 @@ export type ClusterMemberKm = KeyManager &
   KeyLister &
   KeyReplicator &
   HealthCheckable &
-  Partial<KeyDeleter & RandomSource>;
+  Partial<KeyDeleter & RandomSource & KeyWrapTraitsReader>;
 
 /** Member health as the cluster reports it. */
 export type MemberHealth = 'up' | 'degraded' | 'down';
@@ -28,6 +29,8 @@ export class ClusterMember implements BalancedMember {
   degraded = false;
   /** False when the member cannot wrap/unwrap (learnt at start): it never receives or sends copies. */
   canReplicate = true;
+  /** Out of rotation for maintenance (`hsmkit maintenance plan`): never chosen to serve operations. */
+  maintenance = false;
   readonly breaker: CircuitBreaker;
 
   constructor(

@@ -2,6 +2,7 @@ import type { CheckpointSigner } from '../audit/checkpoint.js';
 import { HsmError } from '../errors/index.js';
 import type { KeyInfo } from '../kms/key-info.js';
 import type { KeyManager } from '../kms/key-manager.js';
+import { isKeyWrapTraitsReader } from '../kms/key-transfer.js';
 
 /** Label of the dedicated key that signs audit checkpoints. */
 export const AUDIT_KEY_LABEL = 'hsmkit-audit';
@@ -31,7 +32,7 @@ export class AuditKey implements CheckpointSigner {
     // look again, with a short random pause in case both generations were undone.
     for (let attempt = 0; ; attempt++) {
       try {
-        return new AuditKey(km, check(await km.getKey(AUDIT_KEY_LABEL)), false);
+        return new AuditKey(km, await check(km, await km.getKey(AUDIT_KEY_LABEL)), false);
       } catch (err) {
         if (!HsmError.is(err, 'HSM_ERR_KEY_NOT_FOUND') || !create) throw err;
       }
@@ -41,7 +42,7 @@ export class AuditKey implements CheckpointSigner {
           type: 'ec-p384',
           metadata: { purpose: 'audit', owner: 'hsmkit' },
         });
-        return new AuditKey(km, check(info), true);
+        return new AuditKey(km, await check(km, info), true);
       } catch (err) {
         if (!HsmError.is(err, 'HSM_ERR_KEY_EXISTS') || attempt >= 4) throw err;
         await new Promise((r) => setTimeout(r, 20 + Math.random() * 200));
@@ -54,13 +55,22 @@ export class AuditKey implements CheckpointSigner {
   }
 }
 
-/** Refuses an audit key anyone could have swapped or copied: it must be ec-p384, sensitive, non-extractable. */
-function check(info: KeyInfo): KeyInfo {
+/**
+ * Refuses an audit key anyone could have swapped or copied: it must be ec-p384, sensitive and
+ * non-extractable — or, on a replicating cluster whose keys travel between its HSMs, extractable
+ * only under a trusted wrapping key (CKA_WRAP_WITH_TRUSTED on every copy, read from the tokens).
+ */
+async function check(km: KeyManager, info: KeyInfo): Promise<KeyInfo> {
   const a = info.attributes;
-  if (info.type !== 'ec-p384' || a.extractable || !a.sensitive || !a.private) {
+  let sealed = !a.extractable;
+  if (!sealed && isKeyWrapTraitsReader(km)) {
+    const traits = await km.wrapTraits(info.uri);
+    sealed = traits.wrapWithTrusted && traits.sensitive;
+  }
+  if (info.type !== 'ec-p384' || !sealed || !a.sensitive || !a.private) {
     throw new HsmError(
       'HSM_ERR_AUDIT',
-      `the audit key "${AUDIT_KEY_LABEL}" must be an ec-p384, sensitive, non-extractable private key`,
+      `the audit key "${AUDIT_KEY_LABEL}" must be an ec-p384, sensitive private key, non-extractable or extractable only under a trusted wrapping key`,
     );
   }
   return info;

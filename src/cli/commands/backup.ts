@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { Pkcs11BackupKekMember } from '../../adapters/pkcs11/backup-kek-member.js';
 import { Pkcs11KeyManager } from '../../adapters/pkcs11/pkcs11-key-manager.js';
 import { initToken } from '../../adapters/pkcs11/token-init.js';
 import {
@@ -12,7 +13,6 @@ import {
   type DrillResult,
   importBackupKek,
   type KekBundle,
-  Pkcs11BackupKekMember,
   parseBackup,
   restoreBackup,
   runDrill,
@@ -28,7 +28,10 @@ import { HsmError } from '../../errors/index.js';
 import { loadCliConfig, withContext } from '../context.js';
 import { memberOptions } from '../member-options.js';
 import { emit, type GlobalOptions } from '../output.js';
+import * as remoteBackup from '../remote/backup.js';
 import { collect } from '../repeatable.js';
+import { registerBackupStorage } from './backup-storage.js';
+import { registerBackupTransfer } from './backup-transfer.js';
 
 /**
  * `hsmkit backup kek create|import`, `backup create|verify|restore|drill`: encrypted backups under
@@ -36,6 +39,8 @@ import { collect } from '../repeatable.js';
  */
 export function registerBackup(program: Command, globals: () => GlobalOptions): void {
   const backup = program.command('backup').description('encrypted key backup, restore and recovery drills');
+  registerBackupStorage(backup, globals);
+  registerBackupTransfer(backup, globals);
   const kek = backup.command('kek').description('the backup KEK (AES-256 in the HSM, recoverable M-of-N)');
 
   kek
@@ -157,6 +162,7 @@ export function registerBackup(program: Command, globals: () => GlobalOptions): 
     .option('--member <name>', 'member holding the keys (default: the first)')
     .option('--kek-label <label>', 'backup KEK label', BACKUP_KEK_LABEL)
     .action(async (o: { keys: string; out: string; member?: string; kekLabel: string }) => {
+      if (globals().server) return remoteBackup.createBackup(globals(), o);
       const config = loadCliConfig(globals());
       const m = pickMember(config, o.member);
       const r = await withContext(globals(), (ctx) =>
@@ -199,6 +205,7 @@ export function registerBackup(program: Command, globals: () => GlobalOptions): 
     .description('check a backup file (signature, every entry) without custodians or an HSM')
     .option('--signer <fingerprint>', 'expected SHA-256 fingerprint of the signing key')
     .action(async (file: string, o: { signer?: string }) => {
+      if (globals().server) return remoteBackup.verifyBackup(globals(), file, o);
       const report = verifyBackup(
         parseBackup(readFileSync(file, 'utf8')),
         o.signer === undefined ? {} : { expectedSigner: o.signer },

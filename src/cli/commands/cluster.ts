@@ -4,6 +4,7 @@ import { establishReplicationKey, REPLICATION_KEY_LABEL } from '../../cluster/re
 import { readPinFile } from '../../config/load.js';
 import { HsmError } from '../../errors/index.js';
 import { loadCliConfig, withContext } from '../context.js';
+import { maintenanceOf } from '../follow-maintenance.js';
 import { memberOptions } from '../member-options.js';
 import { openCluster } from '../open-cluster.js';
 import { emit, type GlobalOptions, table } from '../output.js';
@@ -18,12 +19,21 @@ export function registerCluster(program: Command, globals: () => GlobalOptions):
     .description('members with their health, breaker state, latency and keys')
     .action(async () => {
       const config = loadCliConfig(globals());
+      const maintenance = await maintenanceOf(config);
       const c = await openCluster(config);
       try {
         const keys = await c.listKeys();
         const members = c.members.map((m) => ({
           name: m.name,
           health: m.health,
+          // Out of rotation (`hsmkit maintenance plan`): the window and why.
+          maintenance: maintenance.has(m.name)
+            ? {
+                windowStart: maintenance.get(m.name)!.windowStart,
+                windowEnd: maintenance.get(m.name)!.windowEnd,
+                reason: maintenance.get(m.name)!.reason,
+              }
+            : undefined,
           breaker: m.breaker.state,
           latencyMs: Math.round(m.latencyMs * 100) / 100,
           site: m.site,
@@ -38,7 +48,7 @@ export function registerCluster(program: Command, globals: () => GlobalOptions):
                 table([
                   [
                     m.name,
-                    `${m.health} (breaker ${m.breaker}), ${m.latencyMs} ms, ${m.keys} keys${m.site ? `, site ${m.site}` : ''}`,
+                    `${m.health} (breaker ${m.breaker}), ${m.latencyMs} ms, ${m.keys} keys${m.site ? `, site ${m.site}` : ''}${m.maintenance ? `, MAINTENANCE until ${m.maintenance.windowEnd}` : ''}`,
                   ],
                 ]),
               )

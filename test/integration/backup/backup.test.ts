@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, type KeyObject, verify } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { Pkcs11BackupKekMember } from '../../../src/adapters/pkcs11/backup-kek-member.js';
 import { Pkcs11KeyManager } from '../../../src/adapters/pkcs11/pkcs11-key-manager.js';
 import {
   BACKUP_KEK_LABEL,
@@ -17,7 +18,6 @@ import {
   createBackupKek,
   importBackupKek,
   type KekBundle,
-  Pkcs11BackupKekMember,
   parseBackup,
   recoverWithShares,
   restoreBackup,

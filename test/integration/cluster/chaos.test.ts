@@ -108,6 +108,9 @@ describe('chaos A: members die and return under load', () => {
       `chaos A: ${TOTAL} requests in ${seconds.toFixed(1)} s (${Math.round(TOTAL / seconds)}/s); ok ${ok}; retryable failures ${failed} ${JSON.stringify(Object.fromEntries(retryable))}; success ratio ${((ok / TOTAL) * 100).toFixed(3)} %; failovers ${tc.cluster.failovers}; failover time p50 ${p50.toFixed(1)} ms p99 ${p99.toFixed(1)} ms over ${failover.length} in-flight calls; states ${events.join(' ')}`,
     );
     assert.ok(events.includes('node0:down') && events.includes('node1:down'), 'both deaths were seen');
-    assert.ok(events.includes('node0:up'), 'node 0 came back');
+    // Node 0 was revived at 80 %; on a loaded machine the last 20 % can finish before the next
+    // health check sees it, so give the health checks (every 200 ms here) a bounded while.
+    for (let i = 0; i < 100 && !events.includes('node0:up'); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(events.includes('node0:up'), `node 0 came back: ${events.join(' ')}`);
   });
 });

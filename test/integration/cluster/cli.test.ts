@@ -144,6 +144,85 @@ describe('hsmkit cluster', () => {
     );
   });
 
+  it('keeps metadata of replicated keys once for the cluster, and writes audit checkpoints', async () => {
+    const gen = await cli([
+      '--config',
+      config,
+      '--json',
+      'key',
+      'generate',
+      '--type',
+      'ec-p256',
+      '--label',
+      'cluster-meta',
+      '--meta',
+      'purpose=tls',
+      '--meta',
+      'owner=team-pki',
+      '--meta',
+      'env=prod',
+    ]);
+    outputs.push(gen.stdout, gen.stderr);
+    assert.equal(gen.code, 0, gen.stderr);
+    assert.doesNotMatch(
+      gen.stderr,
+      /checkpoint_failure|needs a store/,
+      'no failed checkpoint in cluster mode',
+    );
+    const created = JSON.parse(gen.stdout) as { uri: string; replicas: string[] };
+    assert.deepEqual([...created.replicas].sort(), ['node0', 'node1'], 'copied to both members');
+    assert.doesNotMatch(created.uri, /token=/, 'a logical URI');
+
+    const show = await cli(['--config', config, '--json', 'key', 'show', created.uri]);
+    outputs.push(show.stdout, show.stderr);
+    assert.equal(show.code, 0, show.stderr);
+    const meta = (JSON.parse(show.stdout) as { metadata: Record<string, unknown> }).metadata;
+    assert.equal(meta.purpose, 'tls');
+    assert.equal(meta.owner, 'team-pki');
+    assert.equal(meta.status, 'active');
+    assert.deepEqual(meta.tags, { env: 'prod' });
+
+    // One record for the logical key, none per member; and the governor's checkpoint (signed by
+    // the audit key it created on the cluster) is in the chain.
+    const db = new Database(join(dir, 'hsmkit.db'), { readonly: true });
+    try {
+      const rows = db
+        .prepare(`select uri, member from key_metadata where label = 'cluster-meta'`)
+        .all() as Array<{
+        uri: string;
+        member: string;
+      }>;
+      assert.deepEqual(rows, [{ uri: created.uri, member: 'cluster' }]);
+      const checkpoints = db
+        .prepare(`select count(*) as n from audit_log where operation = 'audit.checkpoint'`)
+        .get() as { n: number };
+      assert.ok(checkpoints.n >= 1, 'a checkpoint record');
+    } finally {
+      db.close();
+    }
+    const verifyAudit = await cli(['--config', config, '--json', 'audit', 'verify']);
+    outputs.push(verifyAudit.stdout, verifyAudit.stderr);
+    assert.equal(verifyAudit.code, 0, verifyAudit.stderr);
+
+    const del = await cli(['--config', config, '--json', 'key', 'delete', created.uri, '--yes']);
+    outputs.push(del.stdout, del.stderr);
+    assert.equal(del.code, 0, del.stderr);
+    const after = new Database(join(dir, 'hsmkit.db'), { readonly: true });
+    try {
+      const n = after
+        .prepare(`select count(*) as n from key_metadata where label = 'cluster-meta'`)
+        .get() as {
+        n: number;
+      };
+      assert.equal(n.n, 0, 'metadata removed with the key');
+    } finally {
+      after.close();
+    }
+    for (const t of tokens) {
+      assert.equal(listObjects(t, 'privkey').filter((o) => o.label === 'cluster-meta').length, 0);
+    }
+  });
+
   it('never prints a PIN', () => {
     const all = outputs.join('\n');
     for (const t of tokens) {
