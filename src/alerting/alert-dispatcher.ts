@@ -41,6 +41,12 @@ const DEFAULT_SEVERITY: Record<AlertKind, AlertSeverity> = {
   policy_violation: 'warning',
   audit_failure: 'critical',
   checkpoint_failure: 'critical',
+  // Every break-glass step is loud (docs/security/runbooks.md).
+  break_glass: 'critical',
+  // Repeated failed authentication of one identity or certificate subject.
+  failed_login: 'warning',
+  // A scheduled recovery drill failed or missed its RTO: recovery is not proven.
+  backup_drill_failed: 'critical',
 };
 
 /**

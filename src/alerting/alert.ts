@@ -9,7 +9,10 @@ export type AlertKind =
   | 'key-expiry'
   | 'policy_violation'
   | 'audit_failure'
-  | 'checkpoint_failure';
+  | 'checkpoint_failure'
+  | 'break_glass'
+  | 'failed_login'
+  | 'backup_drill_failed';
 
 /** How urgent an alert is. */
 export type AlertSeverity = 'critical' | 'warning' | 'info';

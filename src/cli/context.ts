@@ -14,10 +14,14 @@ import { GovernedKeyManager } from '../governance/governed-key-manager.js';
 import { Governor } from '../governance/governor.js';
 import { type Governance, openGovernance } from '../governance/open-governance.js';
 import type { KeyManager } from '../kms/key-manager.js';
+import type { MemberProbe } from '../kms/member-telemetry.js';
+import { RefusingKeyManager } from '../kms/refusing-key-manager.js';
 import type { Actor } from '../policy/policy-request.js';
-import { Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import { followMaintenance } from './follow-maintenance.js';
 import { memberOptions } from './member-options.js';
 import { openCluster } from './open-cluster.js';
+import { openStore } from './open-store.js';
 import type { GlobalOptions } from './output.js';
 
 /** What a command works with. Close it when done. */
@@ -55,6 +59,8 @@ export interface ServiceHooks {
   onClusterAlert?(fn: (a: { kind: string; message: string }) => void): () => void;
   /** Key objects on each reachable member (capacity alerting). */
   memberKeyCounts(): Promise<Record<string, number>>;
+  /** Each member's own key manager and breaker, for the per-member metrics (pool, slots, RNG). */
+  memberProbes(): MemberProbe[];
   /** Governance alerts: printed to stderr until the service attaches its alerting. */
   alerts: AlertRelay;
 }
@@ -86,25 +92,34 @@ export function loadCliConfig(opts: GlobalOptions): HsmkitConfig {
   }
 }
 
+/** How a context is opened beyond the global options. */
+export interface OpenContextOptions {
+  /**
+   * `hsmkit serve`: a single member whose token refuses the PIN does not stop the start; the
+   * member is `auth_failed` and every call fails with its code (no second login, ever).
+   */
+  tolerateAuthFailure?: boolean;
+}
+
 /** Opens the configured member and store. */
-export async function openContext(opts: GlobalOptions): Promise<CliContext> {
+export async function openContext(opts: GlobalOptions, how: OpenContextOptions = {}): Promise<CliContext> {
   const config = loadCliConfig(opts);
   const member = config.members[0];
   if (!member) throw new HsmError('HSM_ERR_CONFIG', 'hsm_configuration.connection: no member configured');
-  if (config.store.driver !== 'sqlite') {
-    throw new HsmError('HSM_ERR_CONFIG', 'store.driver: only sqlite is available in this version');
-  }
-  const store = await Store.openSqlite(config.store.path ?? hsmkitPaths().database);
+  const store = await openStore(config);
   // One member: a Pkcs11KeyManager with the metadata store. Several: the cluster (failover,
-  // replication); its keys are logical (URIs without token) and it keeps no per-member metadata.
-  let inner: Pkcs11KeyManager | ClusterKeyManager;
+  // replication); its keys are logical (URIs without token) and their metadata is the cluster's.
+  let inner: Pkcs11KeyManager | ClusterKeyManager | RefusingKeyManager;
   let hostPids: () => number[];
   let lastConnectMs: () => number;
   let observe: Omit<ServiceHooks, 'governFor' | 'alerts'>;
+  let stopMaintenance: (() => void) | undefined;
   try {
     if (config.members.length > 1) {
-      const cluster = await openCluster(config);
+      const cluster = await openCluster(config, store.keys);
       inner = cluster;
+      // Members in maintenance (`hsmkit maintenance plan`) are out of rotation.
+      stopMaintenance = await followMaintenance(cluster, store.db);
       const hosts = () => cluster.members.map((m) => (m.km as unknown as Pkcs11KeyManager).member);
       hostPids = () => hosts().flatMap((h) => h.hostPids);
       lastConnectMs = () => Math.max(...hosts().map((h) => h.lastConnectMs));
@@ -129,6 +144,8 @@ export async function openContext(opts: GlobalOptions): Promise<CliContext> {
           }
           return counts;
         },
+        memberProbes: () =>
+          cluster.members.map((m) => ({ member: m.name, km: m.km, breakerState: () => m.breaker.state })),
       };
     } else {
       const single = await Pkcs11KeyManager.open(
@@ -148,11 +165,30 @@ export async function openContext(opts: GlobalOptions): Promise<CliContext> {
         },
         queueDepth: () => single.member.load,
         memberKeyCounts: async () => ({ [member.name]: (await single.listKeys()).length }),
+        memberProbes: () => [{ member: member.name, km: single }],
       };
     }
   } catch (err) {
-    await store.close();
-    throw err;
+    if (
+      how.tolerateAuthFailure &&
+      config.members.length === 1 &&
+      HsmError.is(err, 'HSM_ERR_AUTH', 'HSM_ERR_PIN_LOCKED')
+    ) {
+      process.stderr.write(`hsmkit: member ${member.name} is auth_failed: ${err.message}\n`);
+      inner = new RefusingKeyManager(err, member.name);
+      hostPids = () => [];
+      lastConnectMs = () => 0;
+      observe = {
+        memberStates: () => ({ [member.name]: 'auth_failed' }),
+        onMemberState: () => () => undefined,
+        queueDepth: () => 0,
+        memberKeyCounts: async () => ({}),
+        memberProbes: () => [{ member: member.name, km: inner }],
+      };
+    } else {
+      await store.close();
+      throw err;
+    }
   }
   const alerts = new AlertRelay(stderrAlerts);
   let governance: Governance;
@@ -195,6 +231,7 @@ export async function openContext(opts: GlobalOptions): Promise<CliContext> {
         ),
     },
     close: async () => {
+      stopMaintenance?.();
       await km.close();
       await store.close();
     },
@@ -202,8 +239,12 @@ export async function openContext(opts: GlobalOptions): Promise<CliContext> {
 }
 
 /** Runs `fn` with an open context and always closes it. */
-export async function withContext<T>(opts: GlobalOptions, fn: (ctx: CliContext) => Promise<T>): Promise<T> {
-  const ctx = await openContext(opts);
+export async function withContext<T>(
+  opts: GlobalOptions,
+  fn: (ctx: CliContext) => Promise<T>,
+  how: OpenContextOptions = {},
+): Promise<T> {
+  const ctx = await openContext(opts, how);
   try {
     return await fn(ctx);
   } finally {

@@ -28,6 +28,7 @@ import {
   type ServiceConfig,
 } from './schema.js';
 import { Secret } from './secret.js';
+import { checkYamlSize, MAX_YAML_ALIASES } from './yaml-limits.js';
 
 /** Options of `parseConfig`. */
 export interface ParseConfigOptions {
@@ -40,7 +41,7 @@ export interface ParseConfigOptions {
 }
 
 /** Largest number of YAML alias expansions accepted (guards against "billion laughs" documents). */
-const MAX_ALIAS_COUNT = 100;
+const MAX_ALIAS_COUNT = MAX_YAML_ALIASES;
 
 /** Short, source-free descriptions of YAML error codes (the library's own messages may quote the text). */
 const YAML_ERRORS: Record<string, string> = {
@@ -338,6 +339,7 @@ function normalise(
     if (entry.port !== undefined) member.port = entry.port;
     if (entry.region !== undefined) member.region = entry.region;
     if (entry.site !== undefined) member.site = entry.site;
+    if (entry.role !== undefined) member.role = entry.role;
     return member;
   };
 
@@ -413,9 +415,36 @@ function normalise(
     securityPolicy,
     store,
     service: normaliseService(file.service, baseDir),
+    backup: normaliseBackup(file.backup, baseDir),
   };
   if (source !== undefined) config.source = source;
   return config;
+}
+
+/** The `backup` block in camelCase (drill interval in milliseconds). */
+function normaliseBackup(b: ConfigFile['backup'], baseDir: string): HsmkitConfig['backup'] {
+  const m = b.maintenance;
+  const out: HsmkitConfig['backup'] = {
+    maintenance: {
+      maxBackupAgeHours: m.max_backup_age_hours,
+      ...(m.firmware_verify_command ? { firmwareVerifyCommand: [...m.firmware_verify_command] } : {}),
+    },
+  };
+  if (b.locations) out.locations = [...b.locations];
+  if (b.s3_endpoint !== undefined) out.s3Endpoint = b.s3_endpoint;
+  if (b.drill) {
+    const d = b.drill;
+    out.drill = {
+      intervalMs: d.interval_minutes * 60_000,
+      // A plain path is relative to the config file; a URL (file://, s3://) is kept as written.
+      backup: d.backup.includes('://') ? d.backup : resolveFile(d.backup, baseDir),
+      member: d.member,
+      rtoMs: d.rto_ms,
+      ...(d.s3_endpoint === undefined ? {} : { s3Endpoint: d.s3_endpoint }),
+      ...(d.signer === undefined ? {} : { signer: d.signer.toLowerCase() }),
+    };
+  }
+  return out;
 }
 
 /** The `service` block with paths resolved and `match` split into kind and value. */
@@ -434,7 +463,17 @@ function normaliseService(svc: ConfigFile['service'], baseDir: string): ServiceC
     rateLimit: { perSecond: svc.rate_limit.per_second, burst: svc.rate_limit.burst },
     bodyLimitBytes: svc.body_limit_bytes,
     alerting: normaliseAlerting(svc.alerting),
+    totpLockout: { attempts: svc.totp_lockout.attempts, refillSeconds: svc.totp_lockout.refill_seconds },
   };
+  if (svc.break_glass !== undefined) {
+    const b = svc.break_glass;
+    out.breakGlass = {
+      role: b.role,
+      approvers: { identities: [...b.approvers.identities], roles: [...b.approvers.roles] },
+      quorum: b.quorum,
+      maxDurationMinutes: b.max_duration_minutes,
+    };
+  }
   if (svc.metrics_listen !== undefined) out.metricsListen = svc.metrics_listen;
   if (svc.tls !== undefined) {
     out.tls = {
@@ -494,6 +533,8 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Hsmkit
   const baseDir = resolve(opts.baseDir ?? process.cwd());
   const extra = opts.source === undefined ? {} : { source: opts.source };
 
+  // Refused before parsing: the parser's memory grows with the document (src/config/yaml-limits.ts).
+  checkYamlSize(text, opts.source ?? 'config');
   // logLevel 'error': the yaml library otherwise prints warnings (process.emitWarning) that quote
   // the document's text, e.g. a collection used as a key, and the text may hold a PIN.
   const doc = parseDocument(text, {

@@ -117,6 +117,8 @@ const placementShape = {
   region: text(),
   /** Site (datacenter) label, for placement-aware routing. */
   site: text(),
+  /** `production` (default) or `staging`: staging members take recovery drills and firmware trials. */
+  role: oneOf(['production', 'staging']),
 };
 
 /** One entry of `connection.members`: host and port optional. */
@@ -440,6 +442,109 @@ const serviceSchema = z.strictObject(
     body_limit_bytes: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
     /** Alert rules and their delivery (docs/dashboard.md); every alert is also one stderr line. */
     alerting: alertingSchema.prefault({}),
+    /**
+     * Lock-out of wrong TOTP codes per identity: `attempts` wrong codes (default 5), then one more
+     * attempt per `refill_seconds` (default 60); a locked identity's codes are not even checked.
+     */
+    totp_lockout: z
+      .strictObject(
+        { attempts: int(1, 100).default(5), refill_seconds: int(1, 86_400).default(60) },
+        { error: 'expected a mapping' },
+      )
+      .prefault({}),
+    /**
+     * Break-glass (docs/security/runbooks.md): an identity may ask to act as `role` (a role of the
+     * access policy; its grants are what break-glass activates); once `quorum` distinct approvers
+     * (named `identities`, or holders of `roles`, always human so certificate + TOTP) approve, the
+     * requester may send X-Hsmkit-Role: `role` until the grant expires. No block: no break-glass.
+     */
+    break_glass: z
+      .strictObject(
+        {
+          /** The emergency role; one of the access policy's roles. */
+          role: oneOf(SERVICE_ROLES),
+          /** Who may approve: identity names and/or roles (human identities only). */
+          approvers: z
+            .strictObject(
+              {
+                identities: z.array(noWhitespace('an identity name')).default([]),
+                roles: z.array(oneOf(SERVICE_ROLES)).default([]),
+              },
+              { error: 'expected a mapping with identities and/or roles' },
+            )
+            .refine((a) => a.identities.length + a.roles.length > 0, {
+              error: 'expected at least one approver identity or role',
+            }),
+          /** Approvals needed (M of the approvers); the requester never counts. */
+          quorum: int(1, 20),
+          /** Longest grant a request may ask for, in minutes; default 60. */
+          max_duration_minutes: int(1, 1440).default(60),
+        },
+        { error: 'expected a mapping with role, approvers and quorum' },
+      )
+      .optional(),
+  },
+  { error: 'expected a mapping' },
+);
+
+/** `backup`: scheduled recovery drills and maintenance checks (docs/operations/backup-and-recovery.md). */
+const backupSchema = z.strictObject(
+  {
+    /**
+     * Where `hsmkit serve` keeps backups made through the API (`POST /v1/backups`): storage URLs,
+     * `file:///dir` or `s3://bucket/prefix`; the first is the default. Absent: a `backups` folder
+     * beside the SQLite store (none with PostgreSQL: several instances need shared storage, e.g. S3).
+     */
+    locations: z
+      .array(
+        text('a storage URL').regex(/^(file|s3):\/\//, {
+          error: 'expected file:///dir or s3://bucket/prefix',
+        }),
+        {
+          error: 'expected a list of storage URLs',
+        },
+      )
+      .min(1)
+      .optional(),
+    /** Endpoint of an S3-compatible service for `s3://` locations; credentials come from the AWS SDK chain. */
+    s3_endpoint: text('a URL').optional(),
+    /** A recovery drill `hsmkit serve` runs on a schedule; absent = none. */
+    drill: z
+      .strictObject(
+        {
+          /** Minutes between drills, 1..44640 (31 days); the first runs one interval after start. */
+          interval_minutes: int(1, 44_640),
+          /** The backup: a file path, or `file:///dir/NAME` / `s3://bucket/prefix/NAME`. */
+          backup: text('a file path or storage URL'),
+          /** Endpoint for an `s3://` backup on an S3-compatible service; credentials come from the AWS SDK chain. */
+          s3_endpoint: text('a URL').optional(),
+          /** The staging member holding the backup KEK that drills restore into (`role: staging`). */
+          member: noWhitespace('a member name'),
+          /** Recovery time objective in milliseconds, 1..86400000. */
+          rto_ms: int(1, 86_400_000),
+          /** Expected SHA-256 fingerprint of the backup signing key; default any valid signer. */
+          signer: text('a SHA-256 fingerprint')
+            .regex(/^[0-9a-fA-F]{64}$/)
+            .optional(),
+        },
+        { error: 'expected a mapping with interval_minutes, backup, member and rto_ms' },
+      )
+      .optional(),
+    /** `hsmkit maintenance plan` settings. */
+    maintenance: z
+      .strictObject(
+        {
+          /** Default `--max-backup-age-hours`, default 24. */
+          max_backup_age_hours: int(1, 8760).default(24),
+          /** Vendor firmware signature check: argv run with the firmware file appended; exit 0 = valid. */
+          firmware_verify_command: z
+            .array(text(), { error: 'expected a list of strings (argv)' })
+            .min(1)
+            .optional(),
+        },
+        { error: 'expected a mapping' },
+      )
+      .prefault({}),
   },
   { error: 'expected a mapping' },
 );
@@ -453,6 +558,8 @@ export const configFileSchema = z.strictObject(
     store: storeSchema.prefault({}),
     /** The HTTP service (`hsmkit serve`): listeners, mutual TLS, identities and limits. */
     service: serviceSchema.prefault({}),
+    /** Backup drills and maintenance checks. */
+    backup: backupSchema.prefault({}),
   },
   { error: 'expected a mapping with hsm_configuration' },
 );
@@ -500,6 +607,8 @@ export interface MemberConfig {
   region?: string;
   /** Site label. */
   site?: string;
+  /** `staging` for a non-production member (drills, firmware trials); absent = production. */
+  role?: 'production' | 'staging';
 }
 
 /** The normalised hsmkit configuration. */
@@ -580,6 +689,8 @@ export interface HsmkitConfig {
   store: { driver: 'sqlite'; path?: string } | { driver: 'postgres'; url: Secret };
   /** The HTTP service's settings (defaults when the file has no `service` block). */
   service: ServiceConfig;
+  /** Backup drills and maintenance checks. */
+  backup: BackupConfig;
   /** Where the configuration came from (a file path), when known. */
   source?: string;
 }
@@ -611,6 +722,22 @@ export interface ServiceConfig {
   bodyLimitBytes: number;
   /** Alert rules and delivery. */
   alerting: AlertingConfig;
+  /** Wrong TOTP codes allowed (default 5), then one per `refillSeconds` (default 60). */
+  totpLockout: { attempts: number; refillSeconds: number };
+  /** Break-glass, when configured. */
+  breakGlass?: BreakGlassConfig;
+}
+
+/** The normalised `service.break_glass` block. */
+export interface BreakGlassConfig {
+  /** The emergency role (its grants come from the access policy). */
+  role: (typeof SERVICE_ROLES)[number];
+  /** Identities and roles whose (human) holders may approve. */
+  approvers: { identities: string[]; roles: Array<(typeof SERVICE_ROLES)[number]> };
+  /** Distinct approvals needed. */
+  quorum: number;
+  /** Longest grant, minutes (default 60). */
+  maxDurationMinutes: number;
 }
 
 /** The normalised `service.alerting` block. */
@@ -688,4 +815,28 @@ export function keysAt(segments: readonly PathSegment[]): string[] {
   if (schema === undefined) return [];
   const def = defOf(schema);
   return def.type === 'object' && def.shape !== undefined ? Object.keys(def.shape) : [];
+}
+
+/** The normalised `backup` block. */
+export interface BackupConfig {
+  /** Storage URLs for API-made backups (`backup.locations`), when configured. */
+  locations?: string[];
+  /** Endpoint of an S3-compatible service for `s3://` locations. */
+  s3Endpoint?: string;
+  /** The scheduled recovery drill, when configured. */
+  drill?: {
+    intervalMs: number;
+    /** File path or storage URL of the backup. */
+    backup: string;
+    s3Endpoint?: string;
+    member: string;
+    rtoMs: number;
+    signer?: string;
+  };
+  maintenance: {
+    /** Default 24. */
+    maxBackupAgeHours: number;
+    /** argv of the vendor firmware signature check. */
+    firmwareVerifyCommand?: string[];
+  };
 }

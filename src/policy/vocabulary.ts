@@ -41,6 +41,19 @@ export const OPERATIONS = [
   'audit.verify',
   'audit.export',
   'compliance.report',
+  'pki.csr',
+  'pki.issue',
+  'pki.renew',
+  'pki.revoke',
+  'pki.crl',
+  'pki.read',
+  'ceremony.read',
+  'ceremony.approve',
+  'backup.create',
+  'backup.verify',
+  'backup.list',
+  'maintenance.plan',
+  'maintenance.end',
 ] as const;
 
 /** One of {@link OPERATIONS}. */
@@ -73,6 +86,10 @@ export const READ_ONLY_OPERATIONS: ReadonlySet<Operation> = new Set<Operation>([
   'hsm.capabilities',
   'hsm.health',
   'policy.show',
+  'pki.read',
+  'ceremony.read',
+  'backup.list',
+  'backup.verify',
 ]);
 
 /** Fields every audit record has; the audit policy may only add to what it requires. */

@@ -2,15 +2,22 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { HsmError } from '../errors/index.js';
 import { authenticationHook } from './authenticate.js';
+import { registerIdempotency } from './idempotency.js';
 import { JobRunner } from './job-runner.js';
 import { collectOpenApi } from './openapi.js';
 import { sendProblem, toClientError } from './problem.js';
 import './request-context.js';
 import { requestKeyManager } from './request-key-manager.js';
+import { registerAuditRoutes } from './routes/audit-routes.js';
+import { registerBackupRoutes } from './routes/backup-routes.js';
+import { registerBreakGlassRoutes } from './routes/break-glass-routes.js';
+import { registerCeremonyRoutes } from './routes/ceremony-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
 import { registerJobRoutes } from './routes/job-routes.js';
 import { registerKeyRoutes } from './routes/key-routes.js';
+import { registerPkiAdminRoutes } from './routes/pki-admin-routes.js';
 import { MALFORMED_OCSP, registerPkiRoutes } from './routes/pki-routes.js';
+import { registerPolicyRoutes } from './routes/policy-routes.js';
 import { registerSignRoutes } from './routes/sign-routes.js';
 import type { AppDeps } from './service-deps.js';
 import { parseStrictJson } from './strict-json.js';
@@ -91,6 +98,9 @@ export function buildApp(
     });
   }
   if (api) app.addHook('onRequest', authenticationHook(api, metrics));
+  // Idempotency-Key on every authenticated POST route, present and future (docs/service.md).
+  if (api?.idempotency)
+    registerIdempotency(app, api.idempotency, api.idempotencyTtlMs ? { ttlMs: api.idempotencyTtlMs } : {});
 
   registerPkiRoutes(app, deps);
   registerHealthRoutes(app, deps);
@@ -98,14 +108,35 @@ export function buildApp(
     const km = requestKeyManager(api.runtime, metrics);
     registerKeyRoutes(app, km, api.providers);
     registerSignRoutes(app, km, api.runtime.batchSize);
+    if (api.admin) {
+      registerPkiAdminRoutes(app, km, api.admin);
+      registerPolicyRoutes(app, km, api.runtime, api.admin);
+      registerAuditRoutes(app, km, api.admin);
+      registerCeremonyRoutes(app, km, api.admin);
+    }
     if (api.jobs) {
       const runner =
-        api.runJobs === false ? undefined : new JobRunner(api.jobs, api.runtime, api.providers, metrics);
+        api.runJobs === false
+          ? undefined
+          : new JobRunner(
+              api.jobs,
+              api.runtime,
+              api.providers,
+              metrics,
+              api.admin ? { admin: api.admin } : {},
+            );
       registerJobRoutes(app, api.jobs, runner, api.runtime);
+      if (api.admin?.backups)
+        registerBackupRoutes(app, km, api.admin.backups, api.jobs, () => runner?.kick());
       if (runner) {
         app.addHook('onReady', async () => runner.start());
         app.addHook('onClose', async () => runner.stop());
       }
+    }
+    if (api.breakGlass) {
+      const bg = api.breakGlass;
+      registerBreakGlassRoutes(app, bg);
+      metrics?.observeBreakGlass(() => bg.activeCount());
     }
     if (metrics) {
       for (const [member, state] of Object.entries(api.runtime.memberStates()))

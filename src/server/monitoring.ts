@@ -134,7 +134,7 @@ export function startMonitoring(o: {
       metrics: o.metrics,
       alerts,
       capacity: evaluator,
-      ...(o.db ? { audit: new AuditLogRepository(o.db, 'sqlite') } : {}),
+      ...(o.db ? { audit: new AuditLogRepository(o.db) } : {}),
     },
     o.sampleMs,
   );

@@ -1,10 +1,14 @@
+import type { AlertInput } from '../alerting/alert-dispatcher.js';
 import type { AuditEntry } from '../audit/audit-record.js';
 import type { ServiceIdentity } from '../config/schema.js';
 import type { GovernedKeyManager } from '../governance/governed-key-manager.js';
 import type { KeyManager } from '../kms/key-manager.js';
 import type { ActivePolicy } from '../policy/policy-engine.js';
 import type { Actor } from '../policy/policy-request.js';
+import type { IdempotencyRepository } from '../store/idempotency-repository.js';
 import type { ServiceJobRepository } from '../store/service-job-repository.js';
+import type { AdminDeps } from './admin-deps.js';
+import type { BreakGlass } from './break-glass.js';
 import type { RateLimit } from './rate-limiter.js';
 import type { ServiceMetrics } from './service-metrics.js';
 import type { TotpSecrets } from './totp-verifier.js';
@@ -51,6 +55,18 @@ export interface ApiDeps {
   rateLimit?: RateLimit;
   /** Largest JSON body in bytes; default 1 MiB. */
   bodyLimitBytes?: number;
+  /** PKI, policy, audit and ceremony endpoints (admin-deps.ts); they exist only when given. */
+  admin?: AdminDeps;
+  /** Wrong TOTP codes allowed, then one per `refillSeconds`; default 5 and 60 (service.totp_lockout). */
+  totpLockout?: { attempts: number; refillSeconds: number };
+  /** Break-glass (service.break_glass); its routes exist only when given. */
+  breakGlass?: BreakGlass;
+  /** Where the API raises alerts (failed logins, break-glass): the service's AlertDispatcher. */
+  alerts?: { raise(input: AlertInput): unknown };
+  /** Idempotency-Key records; without it the header is ignored (src/server/idempotency.ts). */
+  idempotency?: IdempotencyRepository;
+  /** How long an Idempotency-Key and its answer are kept; default 24 h. */
+  idempotencyTtlMs?: number;
 }
 
 /** What the HTTP service needs; the composition root wires the HSM-backed implementations. */

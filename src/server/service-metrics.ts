@@ -4,7 +4,14 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 export const MEMBER_STATES = ['up', 'degraded', 'down'] as const;
 
 /** Kinds of security event counted by `hsmkit_security_events_total`. */
-export type SecurityEvent = 'denied' | 'policy_violation' | 'failed_login' | 'mfa_missing' | 'rate_limited';
+export type SecurityEvent =
+  | 'denied'
+  | 'policy_violation'
+  | 'failed_login'
+  | 'mfa_missing'
+  | 'rate_limited'
+  | 'lockout'
+  | 'break_glass';
 
 /**
  * The service's Prometheus metrics, on a registry of their own (never prom-client's global one, so
@@ -45,7 +52,7 @@ export class ServiceMetrics {
   /** Denials, policy violations, failed logins, missing second factors and rate limiting. */
   readonly securityEvents = new Counter({
     name: 'hsmkit_security_events_total',
-    help: 'Security events: denied, policy_violation, failed_login, mfa_missing, rate_limited',
+    help: 'Security events: denied, policy_violation, failed_login, mfa_missing, rate_limited, lockout, break_glass',
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
@@ -66,8 +73,21 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  /** Break-glass grants in force (0 without break-glass); read at scrape time. */
+  readonly breakGlassActive: Gauge<string>;
+  #breakGlassActive: () => Promise<number> = async () => 0;
+
   /** `queueDepth` reads the key manager's queue at scrape time. */
   constructor(queueDepth: () => number = () => 0) {
+    const breakGlass = () => this.#breakGlassActive();
+    this.breakGlassActive = new Gauge({
+      name: 'hsmkit_break_glass_active',
+      help: 'Break-glass grants in force now',
+      registers: [this.registry],
+      async collect() {
+        this.set(await breakGlass().catch(() => 0));
+      },
+    });
     this.queueDepth = new Gauge({
       name: 'hsmkit_queue_depth',
       help: 'Operations waiting for an HSM member',
@@ -78,6 +98,11 @@ export class ServiceMetrics {
     });
     // Process metrics, among them nodejs_eventloop_lag_seconds (event-loop lag).
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+  }
+
+  /** Where `hsmkit_break_glass_active` is read from at scrape time. */
+  observeBreakGlass(count: () => Promise<number>): void {
+    this.#breakGlassActive = count;
   }
 
   /** Records a member's state; any state other than up and degraded is exported as down. */

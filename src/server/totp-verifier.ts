@@ -1,14 +1,14 @@
 import { verify } from 'otplib';
 import { HsmError } from '../errors/index.js';
-import { RateLimiter } from './rate-limiter.js';
+import { type RateLimit, RateLimiter } from './rate-limiter.js';
 
 /** Where enrolled TOTP secrets are read from (the store's service_totp table). */
 export interface TotpSecrets {
   secret(identity: string): Promise<string | undefined>;
 }
 
-/** Failed codes an identity may send before it must wait: 5, then one more per minute. */
-const FAILURES = { perSecond: 1 / 60, burst: 5 };
+/** Failed codes an identity may send before it must wait: 5, then one more per minute (service.totp_lockout). */
+export const TOTP_LOCKOUT: RateLimit = { perSecond: 1 / 60, burst: 5 };
 
 /**
  * Checks the second factor of human identities: a 6-digit RFC 6238 code (30 s steps, one step of
@@ -16,9 +16,15 @@ const FAILURES = { perSecond: 1 / 60, burst: 5 };
  * The secret never leaves this class: not in errors, logs or responses.
  */
 export class TotpVerifier {
-  readonly #failures = new RateLimiter(FAILURES);
+  readonly #failures: RateLimiter;
 
-  constructor(private readonly secrets: TotpSecrets) {}
+  /** `lockout`: wrong codes allowed (`burst`) and how fast they come back; default {@link TOTP_LOCKOUT}. */
+  constructor(
+    private readonly secrets: TotpSecrets,
+    lockout: RateLimit = TOTP_LOCKOUT,
+  ) {
+    this.#failures = new RateLimiter(lockout);
+  }
 
   /** Resolves when `code` is valid for `identity`; HSM_ERR_MFA_REQUIRED, _UNAUTHENTICATED or _RATE_LIMITED otherwise. */
   async check(identity: string, code: string | undefined): Promise<void> {
@@ -41,7 +47,7 @@ export class TotpVerifier {
     throw new HsmError(
       'HSM_ERR_UNAUTHENTICATED',
       secret === undefined
-        ? `identity ${identity} has no TOTP enrolment; run "hsmkit serve enrol ${identity}"`
+        ? `identity ${identity} has no TOTP enrolment; run "hsmkit totp enrol ${identity} --out FILE"`
         : 'the TOTP code is wrong or expired',
     );
   }

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { HsmError, type HsmErrorJson } from '../../errors/index.js';
+import { hostEntry } from './host-entry.js';
 import { encodeFrame, FrameDecoder } from './ipc/framing.js';
 import { decodeBatch, type Entry, encodeBatch, type Op, opCode } from './ipc/messages.js';
 import type { InitHeader, ReadyHeader } from './ipc/protocol.js';
@@ -34,17 +34,6 @@ export interface HostExit {
   timedOut: boolean;
 }
 
-const here = fileURLToPath(import.meta.url);
-const runningFromSource = here.endsWith('.ts');
-const HOST_ENTRY = fileURLToPath(
-  new URL(`./host/host-main.${runningFromSource ? 'ts' : 'js'}`, import.meta.url),
-);
-
-/** Node flags a host needs: under tsx (tests, dev) it loads TypeScript the same way. */
-function hostExecArgv(): string[] {
-  return runningFromSource ? ['--import', import.meta.resolve('tsx')] : [];
-}
-
 /**
  * One member-host child process seen from the parent: spawns it with the member's own
  * environment, sends the init message, then carries batches of calls over a socketpair.
@@ -73,7 +62,8 @@ export class MemberHostProcess extends EventEmitter {
 
   /** Spawns a host and waits until it has logged in (or failed to), within `timeoutMs`. */
   static start(init: InitHeader, env: Record<string, string>, timeoutMs: number): Promise<MemberHostProcess> {
-    const child = spawn(process.execPath, [...hostExecArgv(), HOST_ENTRY], {
+    const entry = hostEntry();
+    const child = spawn(process.execPath, [...entry.execArgv, entry.script], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'ignore', 'inherit', 'pipe'],
     });

@@ -84,6 +84,9 @@ export class Pkcs11Member extends EventEmitter {
   restarts = 0;
   /** Milliseconds the last host took from spawn to logged in. */
   lastConnectMs = 0;
+  /** Start of the second and later hosts, in the background after start(). */
+  private laterHosts: Promise<void> = Promise.resolve();
+  private laterHostsStarted = false;
 
   constructor(readonly options: MemberOptions) {
     super();
@@ -103,28 +106,57 @@ export class Pkcs11Member extends EventEmitter {
     return this.hosts.filter((h): h is MemberHostProcess => h?.alive === true).map((h) => h.pid);
   }
 
+  /** Indexes of the running host processes. */
+  get hostIndexes(): number[] {
+    return this.hosts.flatMap((h, i) => (h?.alive ? [i] : []));
+  }
+
   /** Calls waiting for a host plus calls inside hosts. */
   get load(): number {
     return this.queue.length + this.hosts.reduce((n, h) => n + (h?.inflight.size ?? 0), 0);
   }
 
   /**
-   * Starts the hosts one after another (two processes initialising one SoftHSM file token at the
-   * same moment can fail, DESIGN.md). Fails if the first cannot start; later ones retry in the background.
+   * Starts the first host and returns once it is logged in: the member is usable from then on.
+   * The other hosts start after it in the background, one after another (two processes
+   * initialising one SoftHSM file token at the same moment can fail, DESIGN.md); one that fails
+   * retries with backoff. Fails if the first cannot start. {@link allHostsStarted} waits for the rest.
+   * `deferLaterHosts`: the caller starts them with {@link startLaterHosts} (Pkcs11KeyManager does,
+   * after the connect-time capability probe, so their start-up does not compete with it for CPU).
    */
-  async start(): Promise<void> {
-    for (let i = 0; i < this.hosts.length; i++) {
+  async start(opts: { deferLaterHosts?: boolean } = {}): Promise<void> {
+    try {
+      await this.spawnHost(0);
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.setState('up');
+    if (!opts.deferLaterHosts) this.startLaterHosts();
+  }
+
+  /** Starts the second and later hosts in the background (once; start() does it unless deferred). */
+  startLaterHosts(): void {
+    if (this.laterHostsStarted) return;
+    this.laterHostsStarted = true;
+    this.laterHosts = this.spawnLaterHosts();
+  }
+
+  /** Resolves when every host has had its first start attempt (those that failed retry with backoff). */
+  allHostsStarted(): Promise<void> {
+    return this.laterHosts;
+  }
+
+  private async spawnLaterHosts(): Promise<void> {
+    for (let i = 1; i < this.hosts.length && !this.closing && !this.authError; i++) {
       try {
         await this.spawnHost(i);
       } catch (err) {
-        if (i === 0 || HsmError.is(err, 'HSM_ERR_AUTH', 'HSM_ERR_PIN_LOCKED', 'HSM_ERR_CONFIG')) {
-          await this.close();
-          throw err;
-        }
+        // A refused PIN or a bad configuration is final (failAuth already stopped the member).
+        if (HsmError.is(err, 'HSM_ERR_AUTH', 'HSM_ERR_PIN_LOCKED', 'HSM_ERR_CONFIG')) return;
         this.scheduleRespawn(i);
       }
     }
-    this.setState('up');
   }
 
   /** Sends one operation to a host and resolves with its answer. */
@@ -168,6 +200,39 @@ export class Pkcs11Member extends EventEmitter {
     });
   }
 
+  /**
+   * Sends a read-only `op` (e.g. `stats`) to every running host, outside the batching queue, and
+   * returns the answers by host index. Hosts generating a key are skipped rather than queued
+   * behind: a late answer would trip the batch timer and kill the host mid-keygen.
+   */
+  async callEachHost(op: Op, header?: unknown): Promise<Map<number, unknown>> {
+    const out = new Map<number, unknown>();
+    if (this.closing || this.authError) return out;
+    const timeoutMs = this.options.operationTimeoutMs ?? 5000;
+    await Promise.all(
+      this.hosts.map(async (host, index) => {
+        if (!host?.alive || host.busyWithLongOp) return;
+        const answer = await new Promise<{ header: unknown }>((resolve, reject) =>
+          host.send([
+            {
+              id: this.nextId++ >>> 0,
+              op,
+              header,
+              idempotent: true,
+              retried: true,
+              deadline: Date.now() + timeoutMs,
+              timeoutMs,
+              resolve,
+              reject,
+            },
+          ]),
+        ).catch(() => undefined);
+        if (answer) out.set(index, answer.header);
+      }),
+    );
+    return out;
+  }
+
   /** Stops every host and fails what is still queued. */
   async close(): Promise<void> {
     this.closing = true;
@@ -177,6 +242,8 @@ export class Pkcs11Member extends EventEmitter {
     this.respawnTimers.clear();
     for (const c of this.queue.splice(0))
       c.reject(new HsmError('HSM_ERR_UNAVAILABLE', `member ${this.name} closed`, { member: this.name }));
+    // A host still starting in the background stops itself once started (spawnHost checks closing).
+    await this.laterHosts;
     await Promise.all(this.hosts.map((h) => h?.stop()));
   }
 

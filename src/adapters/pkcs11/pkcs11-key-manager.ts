@@ -19,7 +19,9 @@ import type {
 } from '../../kms/key-manager.js';
 import { applyKeyPolicy, type KeyGenerationPolicy } from '../../kms/key-policy.js';
 import { KEY_TYPES, type KeyFamily, type KeyType, keySpec, parseKeyType } from '../../kms/key-spec.js';
+import type { KeyTransferInspector, KeyTransferSupport, MemberBound } from '../../kms/key-transfer.js';
 import { validateLabel } from '../../kms/labels.js';
+import type { MemberTelemetry, MemberTelemetryReport } from '../../kms/member-telemetry.js';
 import type {
   CreateKeyRequest,
   KeyProtection,
@@ -30,9 +32,10 @@ import type {
 } from '../../kms/requests.js';
 import { defaultAlgorithm, type SignAlgorithm } from '../../kms/sign-algorithm.js';
 import { withoutUndefined } from '../../kms/without-undefined.js';
-import type { KeyMetadataRepository, KeyRecord } from '../../store/key-metadata.js';
+import { type KeyMetadataRepository, type KeyRecord, recordMetadata } from '../../store/key-metadata.js';
 import { keyUri, parsePkcs11Uri } from '../../uri/pkcs11-uri.js';
 import { CKA, CKO, mechanismName } from './constants.js';
+import type { HostStatsHeader } from './host/host-stats.js';
 import type {
   FoundKey,
   GenerateHeader,
@@ -50,20 +53,8 @@ import {
   type VendorDescription,
 } from './vendors/token-capabilities.js';
 
-/** What {@link Pkcs11KeyManager.transferSupport} reports. */
-export interface TransferSupport {
-  /** Vendor profile id. */
-  vendor: string;
-  vendorName: string;
-  /** CKM value of RFC 5649 AES key wrap with padding on this token (vendor profile). */
-  wrapMechanism?: number;
-  /** The connect-time RFC 5649 wrap/unwrap round trip. */
-  wrap: { status: 'works' | 'fails' | 'not-offered'; detail: string };
-  /** Key families whose private keys this token cannot unwrap, with the reason. */
-  unwrapRefusals: Partial<Record<KeyFamily, string>>;
-  /** How this token's side of the transport-key ceremony logs in (only an SO may create trusted keys). */
-  ceremonyLogin: 'so' | 'user';
-}
+/** What {@link Pkcs11KeyManager.transferSupport} reports (the kms port's type). */
+export type TransferSupport = KeyTransferSupport;
 
 /**
  * Transfer facts measured on this machine that the vendor profiles do not carry as data yet (the
@@ -131,7 +122,10 @@ export class Pkcs11KeyManager
     BatchSigner,
     CapabilityReporter,
     KeyReplicator,
-    HealthCheckable
+    HealthCheckable,
+    KeyTransferInspector,
+    MemberBound,
+    MemberTelemetry
 {
   private readonly resolved = new Map<string, ResolvedKey>();
   private mechanisms = new Set<number>();
@@ -140,6 +134,8 @@ export class Pkcs11KeyManager
   private caps!: TokenCapabilities;
   private keygenLock: Promise<unknown> = Promise.resolve();
   private healthKeyReady: Promise<void> | undefined;
+  /** Each host's last `stats` answer (a busy host keeps its previous one). */
+  private readonly hostStats = new Map<number, HostStatsHeader>();
 
   private constructor(
     readonly member: Pkcs11Member,
@@ -149,7 +145,7 @@ export class Pkcs11KeyManager
   /** Starts the member's hosts, logs in, and reads the token's mechanisms. */
   static async open(member: MemberOptions, opts: Pkcs11KeyManagerOptions = {}): Promise<Pkcs11KeyManager> {
     const m = new Pkcs11Member(member);
-    await m.start();
+    await m.start({ deferLaterHosts: true });
     const km = new Pkcs11KeyManager(m, opts);
     try {
       await km.refreshCapabilities();
@@ -157,6 +153,8 @@ export class Pkcs11KeyManager
       await m.close();
       throw err;
     }
+    // The other hosts start in the background now, after the probe, so they do not slow it down.
+    m.startLaterHosts();
     return km;
   }
 
@@ -530,6 +528,33 @@ export class Pkcs11KeyManager
    * Pings the host and makes a test signature with this member's own health key (created on first
    * use, never replicated): a session that died or a token that stopped signing shows up here.
    */
+  /**
+   * Session-pool use summed over the host processes and the objects on the token, for metrics.
+   * PKCS#11 token info has no object limit and no vendor profile gives one, so `objectLimit` is
+   * never set here (docs/service.md: the capacity gauge is absent).
+   */
+  async telemetry(): Promise<MemberTelemetryReport> {
+    const answers = await this.member.callEachHost('stats');
+    const alive = new Set(this.member.hostIndexes);
+    for (const i of [...this.hostStats.keys()]) if (!alive.has(i)) this.hostStats.delete(i);
+    for (const [i, h] of answers) this.hostStats.set(i, h as HostStatsHeader);
+    const all = [...this.hostStats.values()];
+    if (all.length === 0)
+      throw new HsmError('HSM_ERR_UNAVAILABLE', `member ${this.member.name}: no host answered`, {
+        member: this.member.name,
+      });
+    const sum = (f: (h: HostStatsHeader) => number) => all.reduce((n, h) => n + f(h), 0);
+    return {
+      sessions: {
+        inUse: sum((h) => h.pool.open - h.pool.idle),
+        idle: sum((h) => h.pool.idle),
+        max: sum((h) => h.pool.max),
+      },
+      // Every host sees the same token: the freshest answer is the count.
+      objects: (answers.size > 0 ? ([...answers.values()].at(-1) as HostStatsHeader) : all.at(-1)!).objects,
+    };
+  }
+
   async healthCheck(): Promise<{ latencyMs: number }> {
     this.healthKeyReady ??= this.ensureHealthKey().catch((err) => {
       this.healthKeyReady = undefined;
@@ -638,19 +663,7 @@ export class Pkcs11KeyManager
       attributes,
       publicKeyPem: spkiToPem(key.spki),
     };
-    if (record) {
-      info.metadata = {
-        tags: record.tags,
-        status: record.status,
-        createdAt: record.createdAt,
-        ...withoutUndefined({
-          purpose: record.purpose,
-          expiresAt: record.expiresAt,
-          ceremonyId: record.ceremonyId,
-          owner: record.owner,
-        }),
-      };
-    }
+    if (record) info.metadata = recordMetadata(record);
     return info;
   }
 }

@@ -9,7 +9,9 @@ import { stderrCeremonyAlerts } from '../../ceremony/ceremony-alerts.js';
 import { CeremonyAudit } from '../../ceremony/ceremony-audit.js';
 import { CeremonyRunner } from '../../ceremony/ceremony-runner.js';
 import type { Challenge } from '../../ceremony/challenge.js';
+import { CombinedApprovalSource } from '../../ceremony/combined-approval-source.js';
 import { loadCeremonyScript } from '../../ceremony/script-loader.js';
+import { StoreApprovalSource } from '../../ceremony/store-approval-source.js';
 import { TerminalApprovalSource } from '../../ceremony/terminal-approval-source.js';
 import { verifyTranscript } from '../../ceremony/transcript-verify.js';
 import { HsmError } from '../../errors/index.js';
@@ -17,7 +19,9 @@ import { CeremonyRepository } from '../../store/ceremony-records.js';
 import { type CliContext, withContext } from '../context.js';
 import { readInput, writeOutput } from '../files.js';
 import { emit, type GlobalOptions, required } from '../output.js';
+import { approveCeremony } from '../remote/ceremony.js';
 import { withPki } from './ca.js';
+import { registerCeremonyRuns } from './ceremony-runs.js';
 
 /** Environment variable naming the external biometric verifier program (see docs/ceremonies.md). */
 export const BIOMETRIC_VERIFIER_ENV = 'HSMKIT_BIOMETRIC_VERIFIER';
@@ -106,23 +110,29 @@ export function registerCeremony(program: Command, globals: () => GlobalOptions)
             'not a terminal: pass --non-interactive and --approvals',
           );
         }
-        const approvals = o.nonInteractive
-          ? new DirectoryApprovalSource(dir, waitMs)
-          : new TerminalApprovalSource(dir);
         const verifier = process.env[BIOMETRIC_VERIFIER_ENV];
-        const outcome = await withPki(globals(), (deps, ctx) =>
-          new CeremonyRunner({
+        const outcome = await withPki(globals(), (deps, ctx) => {
+          const repo = new CeremonyRepository(ctx.store.db);
+          // Non-interactive: approval files in the folder, and approvals posted to the service
+          // (POST /v1/ceremonies/:id/approvals, kept in the store this run shares).
+          const approvals = o.nonInteractive
+            ? new CombinedApprovalSource(
+                [new DirectoryApprovalSource(dir), new StoreApprovalSource(repo)],
+                waitMs,
+              )
+            : new TerminalApprovalSource(dir);
+          return new CeremonyRunner({
             script,
             km: deps.km,
             pki: deps,
-            repo: new CeremonyRepository(ctx.store.db),
+            repo,
             audit: ceremonyAudit(ctx),
             approvals,
             alerts: stderrCeremonyAlerts,
             ...(verifier ? { biometric: commandBiometricVerifier(verifier) } : {}),
             ...(o.video === undefined ? {} : { video: o.video }),
-          }).run(),
-        );
+          }).run();
+        });
         const { transcript: _omit, ...shown } = outcome as typeof outcome & { transcript?: string };
         emit(globals(), shown, () =>
           outcome.status === 'completed'
@@ -143,6 +153,9 @@ export function registerCeremony(program: Command, globals: () => GlobalOptions)
     .option('--site <site>', 'site the approval is given from', 'unspecified')
     .option('--biometric <file>', 'biometric evidence file, when the ceremony requires it')
     .option('--out <file>', 'approval file (default: next to the challenge); never overwritten')
+    .option('--ceremony <id>', 'with --server: the ceremony whose open challenge to sign and post')
+    .option('--step <n>', 'with --server: the step, when several await approval')
+    .option('--approval <file>', 'with --server: post this approval file instead of signing here')
     .action(
       async (o: {
         challenge?: string;
@@ -151,7 +164,11 @@ export function registerCeremony(program: Command, globals: () => GlobalOptions)
         site: string;
         biometric?: string;
         out?: string;
+        ceremony?: string;
+        step?: string;
+        approval?: string;
       }) => {
+        if (globals().server) return approveCeremony(globals(), o);
         const challengePath = required(o.challenge, '--challenge');
         const key = required(o.key, '--key');
         const name = required(o.custodian, '--custodian');
@@ -221,4 +238,6 @@ export function registerCeremony(program: Command, globals: () => GlobalOptions)
       );
       emit(globals(), r, () => `Ceremony ${r.ceremonyId} aborted; ${r.deletedKeys.length} keys destroyed`);
     });
+
+  registerCeremonyRuns(cer, globals);
 }

@@ -4,19 +4,29 @@ import { HsmError } from '../../errors/index.js';
 import { OcspResponder } from '../../pki/ocsp/ocsp-responder.js';
 import { parseValidity } from '../../pki/validity.js';
 import { buildApp, type ServiceRuntime } from '../../server/app.js';
+import { BreakGlass } from '../../server/break-glass.js';
 import { CrlPublisher } from '../../server/crl-publisher.js';
 import { dashboardHandler } from '../../server/dashboard-routes.js';
+import { attachMemberMetrics } from '../../server/member-metrics.js';
 import { listenMetrics } from '../../server/metrics-server.js';
 import { startMonitoring } from '../../server/monitoring.js';
 import { ServiceMetrics } from '../../server/service-metrics.js';
 import { mutualTlsOptions } from '../../server/tls-options.js';
 import { enrolTotp } from '../../server/totp-enrolment.js';
+import { BreakGlassRepository } from '../../store/break-glass-repository.js';
+import { leadDuty } from '../../store/coordinator.js';
+import { IdempotencyRepository } from '../../store/idempotency-repository.js';
 import { ServiceJobRepository } from '../../store/service-job-repository.js';
 import { ServiceTotpRepository } from '../../store/service-totp-repository.js';
 import type { CliContext } from '../context.js';
 import { withContext } from '../context.js';
 import { emit, type GlobalOptions } from '../output.js';
+import { scheduledDrills } from '../scheduled-drills.js';
+import { serviceAdminDeps } from '../service-admin-deps.js';
 import { withPki } from './ca.js';
+
+/** withPki for the service: it starts even when its single member refuses the PIN (auth_failed). */
+const withServicePki: typeof withPki = (opts, fn) => withPki(opts, fn, { tolerateAuthFailure: true });
 
 /** How often the service re-reads the policy in force (an applied policy takes effect within it). */
 const POLICY_REFRESH_MS = 5000;
@@ -67,7 +77,7 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
     .option('--ocsp-refresh <duration>', 'how often pre-signed OCSP responses are re-signed', '1h')
     .action(async (o: ServeOptions) => {
       const refreshMs = parseValidity(o.ocspRefresh);
-      await withPki(globals(), async (deps, ctx) => {
+      await withServicePki(globals(), async (deps, ctx) => {
         const svc = ctx.config.service;
         const { host, port } = parseListen(o.listen ?? (o.tls ? svc.listen : '127.0.0.1:8080'));
         let https: Record<string, unknown> | undefined;
@@ -78,6 +88,10 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
         }
         const runtime = serviceRuntime(ctx);
         const metrics = new ServiceMetrics(runtime.queueDepth);
+        // Session pools, breakers, key slots and RNG health of each member (docs/service.md).
+        const memberMetrics = attachMemberMetrics(metrics, () => ctx.service.memberProbes());
+        // Assigned once alerting starts (after the app is built, before it listens).
+        let monitoring: ReturnType<typeof startMonitoring> | undefined;
         const ocsp = new OcspResponder(deps, { refreshMs, validityMs: Math.max(refreshMs * 2, 3_600_000) });
         await ocsp.start();
         const app = buildApp(
@@ -96,9 +110,24 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
                     identities: svc.identities,
                     totp: new ServiceTotpRepository(ctx.store.db),
                     jobs: new ServiceJobRepository(ctx.store.db),
+                    idempotency: new IdempotencyRepository(ctx.store.db),
                     providers: [...new Set(ctx.config.members.map((m) => m.provider))],
                     rateLimit: svc.rateLimit,
                     bodyLimitBytes: svc.bodyLimitBytes,
+                    totpLockout: svc.totpLockout,
+                    // Alerts raised before monitoring starts below are impossible: nothing listens yet.
+                    alerts: { raise: (a) => monitoring?.alerts.raise(a) },
+                    ...(svc.breakGlass
+                      ? {
+                          breakGlass: new BreakGlass({
+                            config: svc.breakGlass,
+                            repository: new BreakGlassRepository(ctx.store.db),
+                            runtime,
+                            alerts: { raise: (a) => monitoring?.alerts.raise(a) },
+                          }),
+                        }
+                      : {}),
+                    admin: serviceAdminDeps(ctx),
                   },
                 }
               : {}),
@@ -110,13 +139,30 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
           POLICY_REFRESH_MS,
         );
         // Alerting (rules of service.alerting, webhooks, dead letters) and the dashboard's feed.
-        const monitoring = startMonitoring({
+        monitoring = startMonitoring({
           source: ctx.service,
           config: svc.alerting,
           metrics,
           db: ctx.store.db,
           relay: ctx.service.alerts,
         });
+        // Several instances on one PostgreSQL store: the periodic alert rules (capacity, latency,
+        // expiry) run on one instance of the cluster at a time, whichever holds the advisory lock
+        // (docs/service.md "Several instances"); on SQLite the lead is local and always taken.
+        const started = monitoring;
+        await started.evaluator.stop();
+        const alertDuty = leadDuty(ctx.store.coordinator(), 'alert-evaluation', {
+          start: () => started.evaluator.start(),
+          stop: () => started.evaluator.stop(),
+        });
+        // Scheduled recovery drills (backup.drill): one instance leads them, like the alert rules.
+        const drills = scheduledDrills(ctx.config, metrics.registry, started.alerts);
+        const drillDuty =
+          drills &&
+          leadDuty(ctx.store.coordinator(), 'backup-drill', {
+            start: () => drills.start(),
+            stop: () => drills.stop(),
+          });
         const address = await app.listen({ host, port });
         const metricsAt = o.metricsListen ?? svc.metricsListen;
         const m = metricsAt
@@ -130,7 +176,6 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
             tls: Boolean(https),
             metrics: m?.address,
             dashboard,
-            presigned: ocsp.lastRefreshSigned,
           },
           () =>
             `hsmkit serving on ${address}${https ? ' (mutual TLS, /v1 API)' : ' (plain HTTP: OCSP, CRLs, health only)'}` +
@@ -141,8 +186,11 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
           process.once('SIGTERM', resolve);
         });
         clearInterval(refresh);
+        memberMetrics.stop();
         ocsp.stop();
         await app.close();
+        await alertDuty.close();
+        await drillDuty?.close();
         await monitoring.close(); // ends the dashboard's event streams, then the metrics listener can close
         await new Promise((r) => m?.server.close(r) ?? r(undefined));
       });

@@ -37,6 +37,9 @@ interface CaResponder {
   delegate?: X509Certificate;
 }
 
+/** Least time between two reloads of the CAs for a request whose issuer is unknown. */
+const CA_RELOAD_MS = 10_000;
+
 interface Cached {
   der: Uint8Array;
   status: string;
@@ -67,14 +70,23 @@ export class OcspResponder {
     this.#validityMs = opts.validityMs ?? 3_600_000;
   }
 
-  /** Loads CAs, pre-signs every response, and re-signs every `refreshMs` until stop(). */
+  /**
+   * Loads the CAs (so requests are answered at once, signed on demand), then pre-signs every
+   * response in the background and re-signs every `refreshMs` until stop(). A pre-signing that
+   * fails (an HSM member restarting, thousands of certificates) never holds up or fails the start:
+   * it is retried at the next refresh. `presigned` settles when the first pre-signing is done.
+   */
   async start(): Promise<void> {
-    await this.refresh();
-    this.#timer = setInterval(() => {
+    await this.#loadCas(this.#deps.now());
+    const refresh = () =>
       this.refresh().catch((err) => process.emitWarning(`OCSP refresh failed: ${toHsmError(err).code}`));
-    }, this.#refreshMs);
+    this.presigned = refresh();
+    this.#timer = setInterval(refresh, this.#refreshMs);
     this.#timer.unref();
   }
+
+  /** Settles when the pre-signing started by start() is done (or failed; see the warning). */
+  presigned: Promise<void> = Promise.resolve();
 
   /** Stops the refresh timer. */
   stop(): void {
@@ -84,15 +96,7 @@ export class OcspResponder {
   /** Reloads CAs and delegates, then pre-signs a response for every certificate, in one batch. */
   async refresh(): Promise<void> {
     const now = this.#deps.now();
-    const cas: CaResponder[] = [];
-    for (const ca of await this.#deps.repo.listCas()) {
-      try {
-        cas.push(await this.#responderFor(await issuerOf(this.#deps.km, ca, now), now));
-      } catch {
-        // An expired or broken CA answers nothing; the others still do.
-      }
-    }
-    this.#cas = cas;
+    const cas = await this.#loadCas(now);
     const jobs: Array<{ key: string; status: string; tbs: Uint8Array; r: CaResponder }> = [];
     for (const r of cas) {
       for (const rec of await this.#deps.repo.listCertificates(r.issuer.name)) {
@@ -122,6 +126,23 @@ export class OcspResponder {
     this.lastRefreshSigned = jobs.length;
   }
 
+  /** Loads the CAs and their delegated signers from the store. */
+  async #loadCas(now: Date): Promise<CaResponder[]> {
+    const cas: CaResponder[] = [];
+    for (const ca of await this.#deps.repo.listCas()) {
+      try {
+        cas.push(await this.#responderFor(await issuerOf(this.#deps.km, ca, now), now));
+      } catch {
+        // An expired or broken CA answers nothing; the others still do.
+      }
+    }
+    this.#cas = cas;
+    this.#loadedAt = Date.now();
+    return cas;
+  }
+
+  #loadedAt = 0;
+
   /** Answers one DER OCSPRequest with a DER OCSPResponse; never throws. */
   async respond(der: Uint8Array): Promise<Uint8Array> {
     let req: ReturnType<typeof parseOcspRequest>;
@@ -131,7 +152,13 @@ export class OcspResponder {
       return errorResponse(OCSP_STATUS.malformedRequest);
     }
     try {
-      const matched = req.ids.map((id) => ({ id, r: this.#match(id) }));
+      let matched = req.ids.map((id) => ({ id, r: this.#match(id) }));
+      if (!matched.some((m) => m.r) && Date.now() - this.#loadedAt > CA_RELOAD_MS) {
+        // A CA created since the last load (by the CLI or another instance): look again, at most
+        // every CA_RELOAD_MS, so unknown issuers cannot make every request reload.
+        await this.#loadCas(this.#deps.now());
+        matched = req.ids.map((id) => ({ id, r: this.#match(id) }));
+      }
       const r = matched.find((m) => m.r)?.r;
       if (!r) return errorResponse(OCSP_STATUS.unauthorized);
       const now = this.#deps.now();
@@ -152,8 +179,9 @@ export class OcspResponder {
       const tbs = this.#tbs(r, answers, now, req.nonce);
       const [sig] = await signAll(this.#deps.km, [this.#signReq(r, tbs)]);
       return successfulResponse(tbs, r.signer.algorithms, sig!, r.certs);
-    } catch {
-      return errorResponse(OCSP_STATUS.internalError);
+    } catch (err) {
+      // RFC 6960 tryLater: a retryable failure (the signing key's HSM member is down or busy).
+      return errorResponse(toHsmError(err).retryable ? OCSP_STATUS.tryLater : OCSP_STATUS.internalError);
     }
   }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { HsmError } from '../../errors/index.js';
 import type { ServiceJobRepository } from '../../store/service-job-repository.js';
+import { JOB_PARAMS_SCHEMAS } from '../job-handlers.js';
 import type { JobRunner } from '../job-runner.js';
 import { JOB_KINDS } from '../job-runner.js';
 import { KEY_GENERATION_REQUEST_SCHEMA } from '../key-generation-request.js';
@@ -28,19 +29,24 @@ export function registerJobRoutes(
   runner: JobRunner | undefined,
   runtime: ServiceRuntime,
 ): void {
-  app.post<{ Body: { kind: string; request: unknown } }>(
+  // key.create takes the Key Generation Request as `request` (or `params`); other kinds take `params`.
+  const variant = (kind: string, field: 'request' | 'params', schema: unknown) => ({
+    type: 'object',
+    additionalProperties: false,
+    required: ['kind', field],
+    properties: { kind: { type: 'string', const: kind }, [field]: schema },
+  });
+  app.post<{ Body: { kind: string; request?: unknown; params?: unknown } }>(
     '/v1/jobs',
     {
       schema: {
         summary: 'Submit a long operation (e.g. RSA-8192 key generation) as a durable job',
         body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['kind', 'request'],
-          properties: {
-            kind: { type: 'string', enum: Object.keys(JOB_KINDS) },
-            request: KEY_GENERATION_REQUEST_SCHEMA,
-          },
+          oneOf: [
+            variant('key.create', 'request', KEY_GENERATION_REQUEST_SCHEMA),
+            variant('key.create', 'params', KEY_GENERATION_REQUEST_SCHEMA),
+            ...Object.entries(JOB_PARAMS_SCHEMAS).map(([kind, schema]) => variant(kind, 'params', schema)),
+          ],
         },
       },
       config: {
@@ -55,7 +61,7 @@ export function registerJobRoutes(
       const job = await jobs.add({
         id: randomUUID(),
         kind: req.body.kind,
-        request: req.body.request,
+        request: req.body.request ?? req.body.params,
         actor: principal.actor.name,
         role: principal.actor.role,
       });

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { HsmError } from '../../errors/index.js';
 import type { GovernedKeyManager } from '../../governance/governed-key-manager.js';
+import type { RecoveredAnswer } from '../idempotency.js';
 import {
   KEY_GENERATION_REQUEST_SCHEMA,
   type KeyGenerationBody,
@@ -28,6 +30,8 @@ export function registerKeyRoutes(
       schema: { summary: 'Generate a key pair in the HSM', body: KEY_GENERATION_REQUEST_SCHEMA },
       config: {
         access: 'key.create',
+        // Interrupted by a service death: answer with the key if it was made, else generate it now.
+        idempotency: async (req) => recoverKeyCreation(km, req),
         responses: { 201: { description: 'The new key', schema: KEY_VIEW_SCHEMA } },
       },
     },
@@ -113,4 +117,22 @@ export function registerKeyRoutes(
       return { label: req.params.label, spki: b64, pem };
     },
   );
+}
+
+/**
+ * A key generation whose service died mid-request is never redone blindly: if the label now exists
+ * on the token the key is answered (201, as the first request would have), else it is generated.
+ */
+async function recoverKeyCreation(
+  km: (req: FastifyRequest) => GovernedKeyManager,
+  req: FastifyRequest,
+): Promise<RecoveredAnswer | undefined> {
+  const body = req.body as KeyGenerationBody;
+  const label = 'operation' in body ? body.key_specification.label : body.label;
+  try {
+    return { status: 201, body: keyView(await km(req).getKey(label)) };
+  } catch (err) {
+    if (HsmError.is(err, 'HSM_ERR_KEY_NOT_FOUND')) return undefined;
+    throw err;
+  }
 }

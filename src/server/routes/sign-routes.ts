@@ -70,6 +70,7 @@ export function registerSignRoutes(
       schema: { summary: 'Sign a digest or data in the HSM', body: signSchema },
       config: {
         access: 'key.sign',
+        idempotency: 'redo', // signing again is harmless (a new, equally valid signature)
         responses: {
           200: {
             description: 'The signature, base64',
@@ -113,6 +114,7 @@ export function registerSignRoutes(
       },
       config: {
         access: 'key.sign',
+        idempotency: 'redo',
         responses: {
           200: {
             description: 'One result per item, in order: a signature, or that item’s problem document',

@@ -6,15 +6,22 @@
  * an emergency ceremony (higher quorum, alerts, break-glass trail, biometric double), and abort.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import {
+  approvalFile,
+  challengeFile,
+  DirectoryApprovalSource,
+} from '../../../src/ceremony/approval-source.js';
 import { ApprovalVerifier } from '../../../src/ceremony/approval-verifier.js';
 import type { BiometricVerifier } from '../../../src/ceremony/biometric.js';
 import { abortCeremony } from '../../../src/ceremony/ceremony-abort.js';
 import { type Challenge, challengeSha256 } from '../../../src/ceremony/challenge.js';
+import { CombinedApprovalSource } from '../../../src/ceremony/combined-approval-source.js';
 import type { ShareBundle } from '../../../src/ceremony/secret-sharing.js';
+import { StoreApprovalSource } from '../../../src/ceremony/store-approval-source.js';
 import { verifyTranscript } from '../../../src/ceremony/transcript-verify.js';
 import { type ErrorCode, HsmError } from '../../../src/errors/index.js';
 import { listObjects, openssl } from '../../support/tools.js';
@@ -202,6 +209,46 @@ describe('key ceremonies', () => {
     const out = await runner(hsm, script, by([c(alice), c(bob), c(carol)])).run();
     assert.equal(out.status, 'completed');
     assert.equal(privateLabels().filter((l) => l === 'quorum-key').length, 1);
+  });
+
+  it('counts approvals posted to the service (kept in the store) together with approval files', async () => {
+    const script = scriptIn(hsm, keyScript('posted-approvals', 'posted-key'));
+    const dir = join(hsm.work, 'posted-approvals');
+    mkdirSync(dir, { recursive: true });
+    // As `hsmkit ceremony run --non-interactive` composes it.
+    const source = new CombinedApprovalSource([
+      new DirectoryApprovalSource(dir),
+      new StoreApprovalSource(hsm.repo),
+    ]);
+    let rounds = 0;
+    for (;;) {
+      const out = await runner(hsm, script, source).run();
+      if (out.status === 'completed') break;
+      assert.equal(out.status, 'awaiting_approval');
+      assert.ok(++rounds <= 2, 'one round of approvals per step');
+      // The open step, as GET /v1/ceremonies/:id shows it; alice and bob post theirs to the
+      // service (POST /v1/ceremonies/:id/approvals stores them like this), carol drops a file.
+      const open = (await hsm.repo.listSteps('posted-approvals')).find(
+        (r) => r.status === 'awaiting_approval',
+      );
+      assert.ok(open?.challenge, 'a step awaits approval');
+      const challenge = open.challenge as Challenge;
+      const posted = await Promise.all(
+        [c(alice), c(bob)].map(async (x) => ({
+          source: `api:${x.name}`,
+          receivedAt: new Date().toISOString(),
+          approval: await x.approve(challenge, 'vault-east'),
+        })),
+      );
+      const { updatedAt: _u, ...rest } = open;
+      await hsm.repo.saveStep({ ...rest, approvals: posted });
+      writeFileSync(
+        approvalFile(challengeFile(dir, challenge), carol),
+        JSON.stringify(await c(carol).approve(challenge, 'vault-east')),
+      );
+    }
+    assert.equal(rounds, 2, 'both steps needed their approvals');
+    assert.equal(privateLabels().filter((l) => l === 'posted-key').length, 1);
   });
 
   it('refuses a replayed approval, one for another step and one from an unregistered key', async () => {

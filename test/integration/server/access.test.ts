@@ -7,6 +7,14 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { generate } from 'otplib';
+import { initCa } from '../../../src/pki/ca.js';
+import { createCsr } from '../../../src/pki/csr.js';
+import { issueFromCsr } from '../../../src/pki/issue.js';
+import { toPem } from '../../../src/pki/pem.js';
+import { createPkiDeps } from '../../../src/pki/pki-deps.js';
+import { asPkiKeyManager } from '../../../src/pki/pki-key-manager.js';
+import { defaultPkiPolicy } from '../../../src/pki/policy.js';
+import { resolveSigningKey } from '../../../src/pki/signing-key.js';
 import { enrolTotp } from '../../../src/server/totp-enrolment.js';
 import { call } from './https-client.js';
 import {
@@ -92,6 +100,182 @@ const ROUTES: RouteCase[] = [
     body: (r) => ({ kind: 'key.create', request: { label: `job-${r}`, key_type: 'ec-p256' } }),
     ok: 202,
   },
+  // PKI (CA "acc-ca" and one certificate per role are made in before()).
+  {
+    name: 'POST /v1/pki/csr',
+    operation: 'pki.csr',
+    method: 'POST',
+    path: () => '/v1/pki/csr',
+    body: () => ({ key: 'shared', subject: 'CN=acc.example.test' }),
+    ok: 200,
+  },
+  {
+    name: 'POST /v1/pki/certificates',
+    operation: 'pki.issue',
+    method: 'POST',
+    path: () => '/v1/pki/certificates',
+    body: () => ({ ca: 'acc-ca', csr_pem: fx.csrPem, profile: 'tls-server' }),
+    ok: 201,
+  },
+  {
+    name: 'GET /v1/pki/certificates',
+    operation: 'pki.read',
+    method: 'GET',
+    path: () => '/v1/pki/certificates?ca=acc-ca',
+    ok: 200,
+  },
+  {
+    name: 'GET /v1/pki/certificates/:serial',
+    operation: 'pki.read',
+    method: 'GET',
+    path: (r) => `/v1/pki/certificates/${fx.serials[r]}`,
+    ok: 200,
+  },
+  {
+    name: 'POST /v1/pki/certificates/:serial/renew',
+    operation: 'pki.renew',
+    method: 'POST',
+    path: (r) => `/v1/pki/certificates/${fx.serials[r]}/renew`,
+    body: () => ({}),
+    ok: 201,
+  },
+  {
+    name: 'POST /v1/pki/certificates/:serial/revoke',
+    operation: 'pki.revoke',
+    method: 'POST',
+    path: (r) => `/v1/pki/certificates/${fx.serials[r]}/revoke`,
+    body: () => ({ reason: 'superseded' }),
+    ok: 200,
+  },
+  {
+    name: 'POST /v1/pki/crls',
+    operation: 'pki.crl',
+    method: 'POST',
+    path: () => '/v1/pki/crls',
+    body: () => ({ ca: 'acc-ca' }),
+    ok: 201,
+  },
+  {
+    name: 'POST /v1/jobs (pki.crl)',
+    operation: 'pki.crl',
+    method: 'POST',
+    path: () => '/v1/jobs',
+    body: () => ({ kind: 'pki.crl', params: { ca: 'acc-ca' } }),
+    ok: 202,
+  },
+  {
+    name: 'POST /v1/jobs (pki.issue-bulk)',
+    operation: 'pki.issue',
+    method: 'POST',
+    path: () => '/v1/jobs',
+    body: () => ({
+      kind: 'pki.issue-bulk',
+      params: { ca: 'acc-ca', profile: 'tls-server', csr_pems: [fx.csrPem] },
+    }),
+    ok: 202,
+  },
+  {
+    name: 'POST /v1/jobs (backup.create)',
+    operation: 'backup.create',
+    method: 'POST',
+    path: () => '/v1/jobs',
+    body: () => ({ kind: 'backup.create', params: { keys: 'none-*' } }),
+    ok: 202,
+  },
+  // Policies: applying and rolling back to the document in force changes no grant.
+  { name: 'GET /v1/policies', operation: 'policy.show', method: 'GET', path: () => '/v1/policies', ok: 200 },
+  {
+    name: 'GET /v1/policies/:version',
+    operation: 'policy.show',
+    method: 'GET',
+    path: () => `/v1/policies/${fx.policyVersion}`,
+    ok: 200,
+  },
+  {
+    name: 'POST /v1/policies/validate',
+    operation: 'policy.show',
+    method: 'POST',
+    path: () => '/v1/policies/validate',
+    body: () => ({ document: fx.policyDocument }),
+    ok: 200,
+  },
+  {
+    name: 'POST /v1/policies',
+    operation: 'policy.apply',
+    method: 'POST',
+    path: () => '/v1/policies',
+    body: () => ({ document: fx.policyDocument }),
+    ok: 201,
+  },
+  {
+    name: 'POST /v1/policies/:version/approve (not pending: 400 once allowed)',
+    operation: 'policy.approve',
+    method: 'POST',
+    path: () => `/v1/policies/${fx.policyVersion}/approve`,
+    ok: 400,
+  },
+  {
+    name: 'POST /v1/policies/rollback',
+    operation: 'policy.rollback',
+    method: 'POST',
+    path: () => '/v1/policies/rollback',
+    body: () => ({ to_version: fx.policyVersion }),
+    ok: 200,
+  },
+  {
+    name: 'GET /v1/audit/export',
+    operation: 'audit.export',
+    method: 'GET',
+    path: () => '/v1/audit/export',
+    ok: 200,
+  },
+  {
+    name: 'POST /v1/audit/verify',
+    operation: 'audit.verify',
+    method: 'POST',
+    path: () => '/v1/audit/verify',
+    body: () => ({}),
+    ok: 200,
+  },
+  {
+    name: 'GET /v1/ceremonies',
+    operation: 'ceremony.read',
+    method: 'GET',
+    path: () => '/v1/ceremonies',
+    ok: 200,
+  },
+  {
+    name: 'GET /v1/ceremonies/:id (unknown: 404 once allowed)',
+    operation: 'ceremony.read',
+    method: 'GET',
+    path: () => '/v1/ceremonies/none',
+    ok: 404,
+  },
+  {
+    name: 'POST /v1/ceremonies/:id/approvals (unknown ceremony: 404 once allowed)',
+    operation: 'ceremony.approve',
+    method: 'POST',
+    path: () => '/v1/ceremonies/none/approvals',
+    body: () => ({ step: 1, custodian: 'ann', signature_b64: 'AAAA', challenge_b64: 'e30=' }),
+    ok: 404,
+  },
+  {
+    name: 'POST /v1/backups',
+    operation: 'backup.create',
+    method: 'POST',
+    path: () => '/v1/backups',
+    body: () => ({ keys: 'none-*' }),
+    ok: 202,
+  },
+  { name: 'GET /v1/backups', operation: 'backup.list', method: 'GET', path: () => '/v1/backups', ok: 200 },
+  {
+    name: 'POST /v1/backups/verify',
+    operation: 'backup.verify',
+    method: 'POST',
+    path: () => '/v1/backups/verify',
+    body: () => ({ file_b64: Buffer.from('not a backup').toString('base64') }),
+    ok: 200,
+  },
   { name: 'GET /healthz', operation: 'public', method: 'GET', path: () => '/healthz', ok: 200 },
   { name: 'GET /readyz', operation: 'public', method: 'GET', path: () => '/readyz', ok: 200 },
   { name: 'GET /openapi.json', operation: 'public', method: 'GET', path: () => '/openapi.json', ok: 200 },
@@ -112,7 +296,32 @@ const ALLOWED: Record<string, Role[]> = {
   'key.public': ['admin', 'security_officer', 'operator', 'signer', 'service'],
   'key.delete': ['admin', 'security_officer', 'operator'],
   'key.sign': ['admin', 'signer', 'service'],
+  'pki.csr': ['admin', 'signer'],
+  'pki.issue': ['admin', 'signer'],
+  'pki.read': ['admin', 'security_officer', 'operator', 'auditor', 'signer'],
+  'pki.renew': ['admin', 'signer'],
+  'pki.revoke': ['admin', 'security_officer'],
+  'pki.crl': ['admin', 'signer'],
+  'policy.show': ['admin', 'security_officer', 'operator', 'auditor'],
+  'policy.apply': ['admin', 'operator'],
+  'policy.approve': ['admin', 'security_officer'],
+  'policy.rollback': ['admin', 'security_officer'],
+  'audit.export': ['admin', 'security_officer', 'auditor'],
+  'audit.verify': ['admin', 'security_officer', 'auditor'],
+  'ceremony.read': ['admin', 'security_officer', 'auditor', 'custodian'],
+  'ceremony.approve': ['admin', 'custodian'],
+  'backup.create': ['admin', 'security_officer'],
+  'backup.list': ['admin', 'security_officer', 'operator', 'auditor'],
+  'backup.verify': ['admin', 'security_officer', 'auditor'],
   public: [...ROLES],
+};
+
+/** What the PKI and policy rows work on, made in before(). */
+const fx = {
+  csrPem: '',
+  serials: {} as Record<Role, string>,
+  policyVersion: 0,
+  policyDocument: '',
 };
 
 describe('service access over mutual TLS', () => {
@@ -123,6 +332,27 @@ describe('service access over mutual TLS', () => {
     // Keys the table operates on, made by the local admin (the CLI context's own actor).
     await f.ctx.km.createKey({ label: 'shared', type: 'ec-p256' });
     for (const r of ALLOWED['key.delete']!) await f.ctx.km.createKey({ label: `del-${r}`, type: 'ec-p256' });
+    // A CA and a certificate per role (renew and revoke act on their own), as the local admin.
+    const pki = createPkiDeps(
+      asPkiKeyManager(f.ctx.km),
+      f.ctx.store,
+      defaultPkiPolicy(f.ctx.config.securityPolicy),
+    );
+    await initCa(pki, { name: 'acc-ca', subject: 'CN=Access CA', keyType: 'ec-p256' });
+    const leaf = await resolveSigningKey(pki.km, 'shared');
+    const csr = await createCsr(leaf, 'CN=acc.example.test', 'dns:acc.example.test', pki.signer);
+    fx.csrPem = toPem(new Uint8Array(csr.rawData), 'CERTIFICATE REQUEST');
+    for (const r of ROLES) {
+      const issued = await issueFromCsr(pki, {
+        ca: 'acc-ca',
+        csr: Buffer.from(fx.csrPem),
+        profile: 'tls-server',
+      });
+      fx.serials[r] = issued.record.serial;
+    }
+    const active = (await f.ctx.governance.policies.active())!;
+    fx.policyVersion = active.version;
+    fx.policyDocument = active.document;
   });
   after(async () => f?.close());
 

@@ -8,62 +8,8 @@ import { get } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { listenMetrics } from '../../../src/server/metrics-server.js';
 import { call } from './https-client.js';
+import { parsePrometheus } from './prometheus-text.js';
 import { openServiceFixture, problemCode, type ServiceFixture } from './service-fixture.js';
-
-/** One sample of the text format. */
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/**
- * A strict parser of the Prometheus text exposition format 0.0.4: every line is a HELP, a TYPE,
- * or a sample of a family declared by TYPE (histogram/summary suffixes allowed); label values
- * are quoted with the three escapes; values are floats, NaN or ±Inf. Anything else throws.
- */
-function parsePrometheus(text: string): { types: Map<string, string>; samples: Sample[] } {
-  const types = new Map<string, string>();
-  const samples: Sample[] = [];
-  const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-  for (const [i, line] of text.split('\n').entries()) {
-    if (line === '') continue;
-    const fail = (why: string) => new Error(`line ${i + 1}: ${why}: ${line}`);
-    if (line.startsWith('# HELP ')) {
-      if (!NAME.test(line.split(' ')[2] ?? '')) throw fail('bad HELP');
-      continue;
-    }
-    if (line.startsWith('# TYPE ')) {
-      const [, , name, type] = line.split(' ');
-      if (
-        !NAME.test(name ?? '') ||
-        !['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(type ?? '')
-      )
-        throw fail('bad TYPE');
-      if (types.has(name!)) throw fail('duplicate TYPE');
-      types.set(name!, type!);
-      continue;
-    }
-    if (line.startsWith('#')) throw fail('unknown comment');
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)( -?\d+)?$/.exec(line);
-    if (!m) throw fail('not a sample');
-    const labels: Record<string, string> = {};
-    let rest = m[3] ?? '';
-    while (rest !== '') {
-      const lm = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)/.exec(rest);
-      if (!lm) throw fail('bad labels');
-      labels[lm[1]!] = lm[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
-      rest = rest.slice(lm[0].length);
-    }
-    const value =
-      m[4] === 'NaN' ? Number.NaN : m[4] === '+Inf' ? Infinity : m[4] === '-Inf' ? -Infinity : Number(m[4]);
-    if (!/^(NaN|[+-]Inf|-?\d+(\.\d+)?([eE][+-]?\d+)?)$/.test(m[4]!)) throw fail('bad value');
-    const family = types.has(m[1]!) ? m[1]! : m[1]!.replace(/_(bucket|sum|count|total|created)$/, '');
-    if (!types.has(family)) throw fail('sample of an undeclared family');
-    samples.push({ name: m[1]!, labels, value });
-  }
-  return { types, samples };
-}
 
 function fetchText(url: string): Promise<{ status: number; type: string; text: string }> {
   return new Promise((resolve, reject) => {
@@ -348,8 +294,24 @@ describe('service API', () => {
         ['hsmkit_security_events_total', 'counter'],
         ['hsmkit_jobs_total', 'counter'],
         ['nodejs_eventloop_lag_seconds', 'gauge'],
+        ['hsmkit_session_pool_in_use', 'gauge'],
+        ['hsmkit_session_pool_idle', 'gauge'],
+        ['hsmkit_session_pool_max', 'gauge'],
+        ['hsmkit_breaker_state', 'gauge'],
+        ['hsmkit_key_slots_used', 'gauge'],
+        ['hsmkit_rng_health_ok', 'gauge'],
+        ['hsmkit_rng_health_failures_total', 'counter'],
+        ['hsmkit_break_glass_active', 'gauge'],
       ];
       for (const [name, type] of expected) assert.equal(types.get(name), type, name);
+      // Per-member readings of the one SoftHSM member: real values, not placeholders.
+      const member = (name: string) => samples.find((s) => s.name === name && s.labels.member === 'default');
+      assert.ok((member('hsmkit_session_pool_max')?.value ?? 0) > 0, 'session pool max > 0');
+      assert.ok((member('hsmkit_key_slots_used')?.value ?? 0) >= 2, 'key slots used counts metrics-key');
+      assert.equal(member('hsmkit_rng_health_ok')?.value, 1, 'the RNG sample taken at start passed');
+      // One member has no breaker and SoftHSM reports no object limit: those samples are absent.
+      assert.ok(!samples.some((s) => s.name === 'hsmkit_breaker_state'));
+      assert.ok(!samples.some((s) => s.name === 'hsmkit_key_slots_capacity'));
       const sign = samples.find(
         (s) => s.name === 'hsmkit_operation_duration_seconds_count' && s.labels.operation === 'key.sign',
       );

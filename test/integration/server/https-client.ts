@@ -8,6 +8,8 @@ export interface Answer {
   type: string;
   headers: Record<string, string | string[] | undefined>;
   text: string;
+  /** The body's bytes (binary answers: OCSP, DER CRLs). */
+  bytes: Buffer;
   json: any;
 }
 
@@ -46,7 +48,8 @@ export function call(base: string, ca: Buffer, c: Call): Promise<Answer> {
         const chunks: Buffer[] = [];
         res.on('data', (d: Buffer) => chunks.push(d));
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
+          const bytes = Buffer.concat(chunks);
+          const text = bytes.toString('utf8');
           let json: unknown;
           try {
             json = JSON.parse(text);
@@ -58,6 +61,7 @@ export function call(base: string, ca: Buffer, c: Call): Promise<Answer> {
             type: String(res.headers['content-type'] ?? ''),
             headers: res.headers,
             text,
+            bytes,
             json,
           });
         });

@@ -3,21 +3,27 @@
  * the CLI's own composition root (openContext), a test access policy applied through governance,
  * and the app listening on 127.0.0.1 with mutual TLS (port 0).
  */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { stringify } from 'yaml';
+import { canonicalJson } from '../../../src/audit/canonical-json.js';
 import { serviceRuntime } from '../../../src/cli/commands/serve.js';
 import { type CliContext, openContext } from '../../../src/cli/context.js';
+import { serviceAdminDeps } from '../../../src/cli/service-admin-deps.js';
 import { OcspResponder } from '../../../src/pki/ocsp/ocsp-responder.js';
 import { createPkiDeps } from '../../../src/pki/pki-deps.js';
 import { asPkiKeyManager } from '../../../src/pki/pki-key-manager.js';
 import { defaultPkiPolicy } from '../../../src/pki/policy.js';
 import { type AppDeps, buildApp } from '../../../src/server/app.js';
 import { CrlPublisher } from '../../../src/server/crl-publisher.js';
+import { attachMemberMetrics } from '../../../src/server/member-metrics.js';
 import { ServiceMetrics } from '../../../src/server/service-metrics.js';
 import { mutualTlsOptions } from '../../../src/server/tls-options.js';
+import { IdempotencyRepository } from '../../../src/store/idempotency-repository.js';
 import { ServiceJobRepository } from '../../../src/store/service-job-repository.js';
 import { ServiceTotpRepository } from '../../../src/store/service-totp-repository.js';
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsmToken } from '../../support/softhsm.js';
@@ -40,11 +46,58 @@ export type Role = (typeof ROLES)[number];
 /** The test's access policy: what each role is granted (custodian: nothing). */
 export const GRANTS: Record<Role, string[]> = {
   admin: ['*'],
-  security_officer: ['key.list', 'key.get', 'key.public', 'key.delete'],
-  operator: ['key.create', 'key.list', 'key.get', 'key.public', 'key.delete'],
-  auditor: ['key.list', 'key.get'],
-  custodian: [],
-  signer: ['key.sign', 'key.public', 'key.get'],
+  security_officer: [
+    'key.list',
+    'key.get',
+    'key.public',
+    'key.delete',
+    'pki.revoke',
+    'pki.read',
+    'policy.show',
+    'policy.approve',
+    'policy.rollback',
+    'audit.export',
+    'audit.verify',
+    'ceremony.read',
+    'backup.create',
+    'backup.list',
+    'backup.verify',
+  ],
+  operator: [
+    'key.create',
+    'key.list',
+    'key.get',
+    'key.public',
+    'key.delete',
+    'pki.read',
+    'policy.show',
+    'policy.apply',
+    'backup.list',
+  ],
+  auditor: [
+    'key.list',
+    'key.get',
+    'pki.read',
+    'policy.show',
+    'audit.export',
+    'audit.verify',
+    'ceremony.read',
+    'backup.list',
+    'backup.verify',
+  ],
+  custodian: ['ceremony.read', 'ceremony.approve'],
+  // The issuing role: PKI operations sign with the CA key and draw serials from the HSM as the caller.
+  signer: [
+    'key.sign',
+    'key.public',
+    'key.get',
+    'hsm.random',
+    'pki.csr',
+    'pki.issue',
+    'pki.renew',
+    'pki.crl',
+    'pki.read',
+  ],
   service: ['key.sign', 'key.public'],
 };
 
@@ -66,6 +119,8 @@ export interface ServiceFixture {
   alice: ClientCert;
   totp: ServiceTotpRepository;
   jobs: ServiceJobRepository;
+  /** The service's OCSP responder (it learns CAs made after start at its refresh). */
+  ocsp: OcspResponder;
   /** Sends a request as `client` (default none). */
   send(c: Call): Promise<Answer>;
   /** Builds and starts another app on the same context (restart tests). */
@@ -75,7 +130,14 @@ export interface ServiceFixture {
 
 /** Opens the fixture; `rateLimit` is per identity. */
 export async function openServiceFixture(
-  opts: { batchSize?: number; rateLimit?: { per_second: number; burst: number } } = {},
+  opts: {
+    batchSize?: number;
+    rateLimit?: { per_second: number; burst: number };
+    /** More identities (`match` as in the config file). */
+    extraIdentities?: Array<{ name: string; match: string; kind: 'human' | 'service'; roles: string[] }>;
+    /** More keys of the config's `service` block (e.g. break_glass, totp_lockout). */
+    service?: Record<string, unknown>;
+  } = {},
 ): Promise<ServiceFixture> {
   const token = createSoftHsmToken();
   const dir = mkdtempSync(join(tmpdir(), 'hsmkit-service-'));
@@ -89,6 +151,7 @@ export async function openServiceFixture(
     { name: 'alice', match: `uri:${ALICE_URI}`, kind: 'human', roles: ['operator'] },
     { name: 'dup-a', match: 'cn:dup', kind: 'service', roles: ['auditor'] },
     { name: 'dup-b', match: 'uri:spiffe://hsmkit.test/dup', kind: 'service', roles: ['auditor'] },
+    ...(opts.extraIdentities ?? []),
   ];
   const config = {
     hsm_configuration: {
@@ -106,6 +169,7 @@ export async function openServiceFixture(
       identities,
       rate_limit: opts.rateLimit ?? { per_second: 1, burst: 80 },
       body_limit_bytes: 1024 * 1024,
+      ...(opts.service ?? {}),
     },
   };
   const configFile = join(dir, 'hsmkit.yaml');
@@ -128,6 +192,7 @@ export async function openServiceFixture(
 
   const runtime = serviceRuntime(ctx);
   const metrics = new ServiceMetrics(runtime.queueDepth);
+  const memberMetrics = attachMemberMetrics(metrics, () => ctx.service.memberProbes());
   const pki = createPkiDeps(asPkiKeyManager(ctx.km), ctx.store, defaultPkiPolicy(ctx.config.securityPolicy));
   const ocsp = new OcspResponder(pki, { refreshMs: 3_600_000, validityMs: 7_200_000 });
   const totp = new ServiceTotpRepository(ctx.store.db);
@@ -145,9 +210,11 @@ export async function openServiceFixture(
         identities: ctx.config.service.identities,
         totp,
         jobs,
+        idempotency: new IdempotencyRepository(ctx.store.db),
         providers: ['softhsm2'],
         rateLimit: ctx.config.service.rateLimit,
         bodyLimitBytes: ctx.config.service.bodyLimitBytes,
+        admin: serviceAdminDeps(ctx),
         ...(o.runJobs === undefined ? {} : { runJobs: o.runJobs }),
       },
     };
@@ -174,9 +241,11 @@ export async function openServiceFixture(
     alice: tls.client('Alice Example', ALICE_URI),
     totp,
     jobs,
+    ocsp,
     send: (c) => call(first.base, tls.ca, c),
     startApp,
     close: async () => {
+      memberMetrics.stop();
       for (const a of apps) await a.close();
       await ctx.close();
       token.cleanup();
@@ -199,4 +268,42 @@ export function problemCode(a: Answer): string {
     throw new Error(`malformed problem document: ${a.text.slice(0, 300)}`);
   }
   return p.code;
+}
+
+/** The pid of a process that has exited (a shell that printed its own pid and ended). */
+export function deadPid(): number {
+  const r = spawnSync('sh', ['-c', 'echo $$']);
+  return Number(r.stdout.toString().trim());
+}
+
+/**
+ * Leaves an Idempotency-Key as a killed service leaves it: in progress, held by a process on this
+ * host that no longer exists, for `identity`'s POST of `body` to `path`.
+ */
+export async function holdIdempotencyKey(
+  f: ServiceFixture,
+  identity: string,
+  key: string,
+  path: string,
+  body: unknown,
+): Promise<void> {
+  const fingerprint = createHash('sha256')
+    .update(`POST\n${path}\n`)
+    .update(canonicalJson(body))
+    .digest('hex');
+  await f.ctx.store.db
+    .insertInto('idempotency_key')
+    .values({
+      identity,
+      key,
+      fingerprint,
+      status: 'in_progress',
+      owner: `${hostname()}/${deadPid()}/dead-service`,
+      response_status: null,
+      response_type: null,
+      response_body: null,
+      created_at: new Date().toISOString(),
+      expires_at: new Date(Date.now() + 3600_000).toISOString(),
+    })
+    .execute();
 }

@@ -21,6 +21,7 @@ import type {
 } from '../ipc/protocol.js';
 import { padded } from '../p11.js';
 import { destroyProbeObjects, type ProbeResult, probeCapabilities } from '../vendors/capability-probe.js';
+import { hostStats } from './host-stats.js';
 import { KeyOps } from './key-ops.js';
 import { ReplicationOps } from './replication-ops.js';
 import { TokenConnection } from './token-connection.js';
@@ -153,6 +154,8 @@ function execute(req: Entry): { header?: unknown; body?: Uint8Array } {
       };
     case 'sealPrivate':
       return { header: replication!.sealPrivate(req.header as { id: string }) };
+    case 'stats':
+      return { header: hostStats(conn, ops) };
     case 'ping':
       return { header: { generation: conn.generation, sessions: conn.pool.size } };
     default:

@@ -26,6 +26,11 @@ export class SessionPool {
     return this.open;
   }
 
+  /** Open sessions waiting in the pool (not in use). */
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
   /** Takes a session now, opening one if below the bound; throws HSM_ERR_SESSION_LIMIT when none is free. */
   acquire(): Handle {
     const s = this.idle.pop();

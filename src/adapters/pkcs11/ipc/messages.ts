@@ -31,6 +31,8 @@ export const OPS = [
   'wrapSecretKeyUnderValue',
   'unwrapSecretKeyUnderValue',
   'sealPrivate',
+  // Appended (wire codes are positions): pool and object counts for metrics (host/host-stats.ts).
+  'stats',
 ] as const;
 
 /** An operation name. */
