@@ -2,10 +2,12 @@
  * hsmkit command-line interface. Every command takes --json for machine-readable output;
  * errors print their stable HSM_ERR_* code and exit non-zero (2 for bad input, 1 otherwise).
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { HsmError } from '../errors/index.js';
 import { registerAudit } from './commands/audit.js';
 import { registerBackup } from './commands/backup.js';
+import { registerBench } from './commands/bench.js';
+import { registerBreakGlass } from './commands/break-glass.js';
 import { registerCa } from './commands/ca.js';
 import { registerCeremony } from './commands/ceremony.js';
 import { registerCert } from './commands/cert.js';
@@ -17,12 +19,17 @@ import { registerCsr } from './commands/csr.js';
 import { registerDocsign } from './commands/docsign.js';
 import { registerHsm } from './commands/hsm.js';
 import { registerInit } from './commands/init.js';
+import { registerJob } from './commands/job.js';
 import { registerKey } from './commands/key.js';
+import { registerMaintenance } from './commands/maintenance.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerServe } from './commands/serve.js';
+import { registerServer } from './commands/server.js';
 import { registerSign } from './commands/sign.js';
+import { registerSignBatch } from './commands/sign-batch.js';
 import { type GlobalOptions, reportError } from './output.js';
+import { refuseLocalOnly, relaxMandatoryForRemote } from './remote/route-commands.js';
 
 /** Builds the program; exported so tests can drive it in-process. */
 export function buildProgram(): Command {
@@ -31,9 +38,22 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .option('--json', 'machine-readable output')
     .option('--config <file>', 'configuration file (default: $HSMKIT_HOME/hsmkit.yaml)')
+    .addOption(
+      new Option('--server <url>', 'run against the hsmkit service at this https:// URL').env(
+        'HSMKIT_SERVER',
+      ),
+    )
+    .option('--client-cert <file>', 'client certificate (PEM) for --server')
+    .option('--client-key <file>', 'its private key (PEM, file mode 0600)')
+    .option('--server-ca <file>', 'CA certificate that issued the service certificate')
+    .option('--totp-file <file>', 'TOTP code or otpauth:// URI for human identities (or env HSMKIT_TOTP)')
+    .option('--role <role>', 'role to act in on the service (X-Hsmkit-Role)')
     .showHelpAfterError()
     .exitOverride();
   const globals = () => program.opts<GlobalOptions>();
+  // Commands without an API route refuse --server rather than silently running locally.
+  program.hook('preAction', (_program, action) => refuseLocalOnly(globals(), action));
+  program.hook('preSubcommand', () => relaxMandatoryForRemote(globals(), program));
   registerInit(program, globals);
   registerHsm(program, globals);
   registerKey(program, globals);
@@ -52,6 +72,12 @@ export function buildProgram(): Command {
   registerCompliance(program, globals);
   registerMigrate(program, globals);
   registerBackup(program, globals);
+  registerMaintenance(program, globals);
+  registerBench(program, globals);
+  registerSignBatch(program, globals);
+  registerJob(program, globals);
+  registerServer(program, globals);
+  registerBreakGlass(program, globals);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

@@ -4,6 +4,18 @@ import { HsmError, toHsmError } from '../errors/index.js';
 export interface GlobalOptions {
   json?: boolean;
   config?: string;
+  /** Service base URL (`--server`, env HSMKIT_SERVER): run the command against the API instead. */
+  server?: string;
+  /** Client certificate (PEM) for the service's mutual TLS. */
+  clientCert?: string;
+  /** Its private key (PEM), a file of mode 0600; never taken from argv. */
+  clientKey?: string;
+  /** CA certificate that issued the service's certificate (default: the system roots). */
+  serverCa?: string;
+  /** File with a TOTP code or the otpauth:// URI (human identities); env HSMKIT_TOTP holds a code. */
+  totpFile?: string;
+  /** Role to act in (X-Hsmkit-Role; default: the identity's first). */
+  role?: string;
 }
 
 /** Prints a command's result: JSON with --json, else the human lines. */

@@ -6,6 +6,7 @@ import type { ChainReport } from '../../audit/verify-chain.js';
 import { HsmError } from '../../errors/index.js';
 import { withContext } from '../context.js';
 import { emit, type GlobalOptions, required } from '../output.js';
+import * as remote from '../remote/audit.js';
 
 /** `hsmkit audit verify|export`. */
 export function registerAudit(program: Command, globals: () => GlobalOptions): void {
@@ -17,6 +18,8 @@ export function registerAudit(program: Command, globals: () => GlobalOptions): v
     .option('--export <dir>', 'verify an export folder offline (needs only its files)')
     .description('check the hash chain and the checkpoint signatures; names the first broken record')
     .action(async (o: { export?: string }) => {
+      // An export folder is verified offline, with or without --server.
+      if (globals().server && o.export === undefined) return remote.verifyAudit(globals());
       const report: ChainReport =
         o.export !== undefined
           ? verifyAuditExport(o.export)
@@ -50,6 +53,7 @@ export function registerAudit(program: Command, globals: () => GlobalOptions): v
     .option('--to <seq|time>', 'last record: a seq number or an ISO-8601 time')
     .description('write the records as JSONL, the checkpoint signatures and the audit public key')
     .action(async (o: { out?: string; from?: string; to?: string }) => {
+      if (globals().server) return remote.exportAudit(globals(), o);
       const out = required(o.out, '--out');
       const range: AuditRange = { ...bound(o.from, 'from'), ...bound(o.to, 'to') };
       const manifest = await withContext(globals(), (ctx) =>

@@ -5,7 +5,7 @@ import { createPkiDeps, type PkiDeps } from '../../pki/pki-deps.js';
 import { asPkiKeyManager } from '../../pki/pki-key-manager.js';
 import { defaultPkiPolicy } from '../../pki/policy.js';
 import { parseValidity } from '../../pki/validity.js';
-import { type CliContext, withContext } from '../context.js';
+import { type CliContext, type OpenContextOptions, withContext } from '../context.js';
 import { assertWritable, writeOutput } from '../files.js';
 import { emit, type GlobalOptions, required } from '../output.js';
 
@@ -13,9 +13,13 @@ import { emit, type GlobalOptions, required } from '../output.js';
 export function withPki<T>(
   opts: GlobalOptions,
   fn: (deps: PkiDeps, ctx: CliContext) => Promise<T>,
+  how: OpenContextOptions = {},
 ): Promise<T> {
-  return withContext(opts, (ctx) =>
-    fn(createPkiDeps(asPkiKeyManager(ctx.km), ctx.store, defaultPkiPolicy(ctx.config.securityPolicy)), ctx),
+  return withContext(
+    opts,
+    (ctx) =>
+      fn(createPkiDeps(asPkiKeyManager(ctx.km), ctx.store, defaultPkiPolicy(ctx.config.securityPolicy)), ctx),
+    how,
   );
 }
 

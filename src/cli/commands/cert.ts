@@ -7,8 +7,10 @@ import { parseSerial, reasonName, revokeCertificate } from '../../pki/revocation
 import { parseValidity } from '../../pki/validity.js';
 import { assertWritable, readInput, writeOutput } from '../files.js';
 import { emit, type GlobalOptions, required } from '../output.js';
+import * as remote from '../remote/pki.js';
 import { collect } from '../repeatable.js';
 import { encodeOutput, withPki } from './ca.js';
+import { registerCertList } from './cert-list.js';
 
 /** `hsmkit cert issue|renew|revoke|show`. */
 export function registerCert(program: Command, globals: () => GlobalOptions): void {
@@ -34,6 +36,7 @@ export function registerCert(program: Command, globals: () => GlobalOptions): vo
         outDir?: string;
         der?: boolean;
       }) => {
+        if (globals().server) return remote.certIssue(globals(), o);
         const ca = required(o.ca, '--ca');
         const profile = required(o.profile, '--profile');
         if (o.csr.length === 0) throw new HsmError('HSM_ERR_INVALID_INPUT', '--csr is required');
@@ -104,6 +107,7 @@ export function registerCert(program: Command, globals: () => GlobalOptions): vo
         serial: string,
         o: { reuseKey?: boolean; rekey?: boolean; newKeyLabel?: string; out?: string; der?: boolean },
       ) => {
+        if (globals().server) return remote.certRenew(globals(), serial, o);
         if (Boolean(o.reuseKey) === Boolean(o.rekey)) {
           throw new HsmError('HSM_ERR_INVALID_INPUT', 'give exactly one of --reuse-key and --rekey');
         }
@@ -138,6 +142,7 @@ export function registerCert(program: Command, globals: () => GlobalOptions): vo
       'unspecified',
     )
     .action(async (serial: string, o: { reason: string }) => {
+      if (globals().server) return remote.certRevoke(globals(), serial, o);
       const rec = await withPki(globals(), (deps) => revokeCertificate(deps, serial, o.reason));
       emit(
         globals(),
@@ -155,6 +160,7 @@ export function registerCert(program: Command, globals: () => GlobalOptions): vo
     .argument('<serial>', 'serial (hex)')
     .description('show a certificate’s record and status')
     .action(async (serial: string) => {
+      if (globals().server) return remote.certShow(globals(), serial);
       const s = parseSerial(serial);
       const rec = await withPki(globals(), (deps) => deps.repo.getCertificate(s));
       if (!rec) throw new HsmError('HSM_ERR_INVALID_INPUT', `no certificate with serial ${s}`);
@@ -164,6 +170,8 @@ export function registerCert(program: Command, globals: () => GlobalOptions): vo
         () => `${rec.serial} ${rec.status} ${rec.profile} ${rec.subject} (CA ${rec.ca})`,
       );
     });
+
+  registerCertList(cert, globals);
 }
 
 function summary(r: {

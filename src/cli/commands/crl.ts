@@ -3,6 +3,7 @@ import { generateCrl } from '../../pki/crl.js';
 import { parseValidity } from '../../pki/validity.js';
 import { assertWritable, writeOutput } from '../files.js';
 import { emit, type GlobalOptions, required } from '../output.js';
+import * as remote from '../remote/pki.js';
 import { encodeOutput, withPki } from './ca.js';
 
 /** `hsmkit crl generate --ca NAME --out crl.pem [--next-update 7d]`. */
@@ -16,6 +17,7 @@ export function registerCrl(program: Command, globals: () => GlobalOptions): voi
     .option('--out <file>', 'output file (never overwritten)')
     .option('--der', 'write DER instead of PEM')
     .action(async (o: { ca?: string; nextUpdate: string; out?: string; der?: boolean }) => {
+      if (globals().server) return remote.crlGenerate(globals(), o);
       const ca = required(o.ca, '--ca');
       const out = required(o.out, '--out');
       const validity = parseValidity(o.nextUpdate);

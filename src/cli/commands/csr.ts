@@ -3,6 +3,7 @@ import { createCsr } from '../../pki/csr.js';
 import { resolveSigningKey } from '../../pki/signing-key.js';
 import { assertWritable, writeOutput } from '../files.js';
 import { emit, type GlobalOptions, required } from '../output.js';
+import * as remote from '../remote/pki.js';
 import { encodeOutput, withPki } from './ca.js';
 
 /** `hsmkit csr create --key L --subject DN [--san …] --out req.csr`. */
@@ -17,6 +18,7 @@ export function registerCsr(program: Command, globals: () => GlobalOptions): voi
     .option('--out <file>', 'output file (never overwritten)')
     .option('--der', 'write DER instead of PEM')
     .action(async (o: { key?: string; subject?: string; san?: string; out?: string; der?: boolean }) => {
+      if (globals().server) return remote.csrCreate(globals(), o);
       const out = required(o.out, '--out');
       const key = required(o.key, '--key');
       const subject = required(o.subject, '--subject');

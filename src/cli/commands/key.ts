@@ -8,6 +8,7 @@ import { withContext } from '../context.js';
 import { assertWritable, readInput, writeOutput } from '../files.js';
 import { parseKeyRequest } from '../key-request.js';
 import { emit, type GlobalOptions, required, table } from '../output.js';
+import * as remote from '../remote/keys.js';
 import { collect } from '../repeatable.js';
 
 const META_FIELDS: Record<string, keyof Omit<KeyMetadata, 'tags'>> = {
@@ -39,7 +40,8 @@ export function parseMeta(pairs: string[]): KeyMetadata | undefined {
   return meta;
 }
 
-function describeKey(k: KeyInfo): string {
+/** A key as the text output shows it (local and remote). */
+export function describeKey(k: KeyInfo): string {
   const a = k.attributes;
   const flags = Object.entries(a)
     .filter(([, v]) => v)
@@ -93,6 +95,8 @@ export function registerKey(program: Command, globals: () => GlobalOptions): voi
     )
     .option('--request <file>', 'a Key Generation Request JSON file instead of --type/--label')
     .action(async (o: { type?: string; label?: string; meta: string[]; request?: string }) => {
+      if (globals().server)
+        return remote.generateKey(globals(), { ...o, meta: parseMeta(o.meta) }, describeKey);
       let req: CreateKeyRequest;
       if (o.request !== undefined) {
         if (o.type !== undefined || o.label !== undefined) {
@@ -124,6 +128,7 @@ export function registerKey(program: Command, globals: () => GlobalOptions): voi
     .description('list the key pairs on the token')
     .option('--prefix <p>', 'only labels starting with this')
     .action(async (o: { prefix?: string }) => {
+      if (globals().server) return remote.listKeys(globals(), o);
       const keys = await withContext(globals(), (ctx) =>
         ctx.km.listKeys(o.prefix ? { labelPrefix: o.prefix } : {}),
       );
@@ -139,6 +144,7 @@ export function registerKey(program: Command, globals: () => GlobalOptions): voi
     .argument('<key>', 'label or PKCS#11 URI')
     .description('show a key: type, URI, attributes read from the token, metadata')
     .action(async (ref: string) => {
+      if (globals().server) return remote.showKey(globals(), ref, describeKey);
       const info = await withContext(globals(), (ctx) => ctx.km.getKey(ref));
       emit(globals(), info, () => describeKey(info));
     });
@@ -150,6 +156,7 @@ export function registerKey(program: Command, globals: () => GlobalOptions): voi
     .option('--out <file>', 'output file (default: stdout)')
     .option('--force', 'overwrite an existing file')
     .action(async (ref: string, o: { out?: string; force?: boolean }) => {
+      if (globals().server) return remote.publicKey(globals(), ref, o);
       if (o.out !== undefined) assertWritable(o.out, o.force);
       const info = await withContext(globals(), (ctx) => ctx.km.getKey(ref));
       if (o.out === undefined) {
@@ -182,6 +189,7 @@ export function registerKey(program: Command, globals: () => GlobalOptions): voi
           throw new HsmError('HSM_ERR_INVALID_INPUT', 'not confirmed; nothing was deleted');
         }
       }
+      if (globals().server) return remote.deleteKey(globals(), ref);
       const info = await withContext(globals(), async (ctx) => {
         const k = await ctx.km.getKey(ref);
         await ctx.km.deleteKey(k.uri);

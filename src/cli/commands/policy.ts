@@ -7,6 +7,8 @@ import { runPolicyTests } from '../../policy/policy-tests.js';
 import { type CliContext, withContext } from '../context.js';
 import { readInput } from '../files.js';
 import { emit, type GlobalOptions, table } from '../output.js';
+import * as remote from '../remote/policy.js';
+import { registerPolicyApprove } from './policy-approve.js';
 
 /** `hsmkit policy validate|test|diff|apply|rollback|show`. */
 export function registerPolicy(program: Command, globals: () => GlobalOptions): void {
@@ -18,7 +20,8 @@ export function registerPolicy(program: Command, globals: () => GlobalOptions): 
     .command('validate')
     .argument('<file>', 'policy YAML')
     .description('check a policy document against the schema (no HSM needed)')
-    .action((file: string) => {
+    .action(async (file: string) => {
+      if (globals().server) return remote.validate(globals(), file);
       const doc = parsePolicyDocument(readInput(file).toString('utf8'), file);
       const out = { valid: true, name: doc.name, tests: doc.tests.length };
       emit(globals(), out, () => `${file}: valid policy "${doc.name}" (${doc.tests.length} test case(s))`);
@@ -72,12 +75,15 @@ export function registerPolicy(program: Command, globals: () => GlobalOptions): 
       );
     });
 
+  registerPolicyApprove(policy, globals);
+
   policy
     .command('apply')
     .argument('<file>', 'policy YAML')
     .option('--approve', 'approve a pending policy (dual control: a different role from the proposer)')
     .description('deploy a policy after it validates and its tests pass')
     .action(async (file: string, o: { approve?: boolean }) => {
+      if (globals().server) return remote.apply(globals(), file, o);
       const text = readInput(file).toString('utf8');
       checkPolicy(text, file); // before the HSM is touched
       const out = await withContext(globals(), (ctx) =>
@@ -99,6 +105,7 @@ export function registerPolicy(program: Command, globals: () => GlobalOptions): 
     .argument('<version>', 'the version to make active again')
     .description('make an earlier policy version active again (recorded as a new version)')
     .action(async (version: string) => {
+      if (globals().server) return remote.rollback(globals(), version);
       const to = versionNumber(version);
       const v = await withContext(globals(), (ctx) => ctx.governance.admin.rollback(to));
       emit(
@@ -113,6 +120,7 @@ export function registerPolicy(program: Command, globals: () => GlobalOptions): 
     .argument('[version]', 'a stored version (default: the policy in force)')
     .description('the policy in force (or a version) and the version history')
     .action(async (version?: string) => {
+      if (globals().server) return remote.show(globals(), version);
       const out = await withContext(globals(), (ctx) =>
         ctx.governance.governor.run({ operation: 'policy.show', params: { version } }, async () => {
           const history = await ctx.governance.policies.list();

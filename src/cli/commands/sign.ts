@@ -4,6 +4,8 @@ import { algorithmName, parseSignAlgorithm } from '../../kms/sign-algorithm.js';
 import { withContext } from '../context.js';
 import { assertWritable, readInput, writeOutput } from '../files.js';
 import { emit, type GlobalOptions, required } from '../output.js';
+import { remoteClient } from '../remote/remote-context.js';
+import { signForCli } from '../remote/sign.js';
 
 /** `hsmkit sign --key L --in FILE --out SIG [--alg …] [--format der|raw]`. */
 export function registerSign(program: Command, globals: () => GlobalOptions): void {
@@ -33,17 +35,20 @@ export function registerSign(program: Command, globals: () => GlobalOptions): vo
         // Refuse an existing --out before the HSM signs: a real HSM audits every signature.
         assertWritable(out, o.force);
         const data = readInput(input);
-        const result = await withContext(globals(), async (ctx) => {
-          const info = await ctx.km.getKey(key);
-          const algorithm = parseSignAlgorithm(o.alg, info.family);
-          const signature = await ctx.km.sign({
-            key: info.uri,
-            data,
-            algorithm,
-            format: o.format as 'der' | 'raw',
-          });
-          return { key: info.uri, label: info.label, algorithm: algorithmName(algorithm), signature };
-        });
+        const g = globals();
+        const result = g.server
+          ? await signForCli(remoteClient(g), key, data, o.alg, o.format as 'der' | 'raw')
+          : await withContext(g, async (ctx) => {
+              const info = await ctx.km.getKey(key);
+              const algorithm = parseSignAlgorithm(o.alg, info.family);
+              const signature = await ctx.km.sign({
+                key: info.uri,
+                data,
+                algorithm,
+                format: o.format as 'der' | 'raw',
+              });
+              return { key: info.uri, label: info.label, algorithm: algorithmName(algorithm), signature };
+            });
         writeOutput(out, result.signature, o.force);
         emit(
           globals(),
