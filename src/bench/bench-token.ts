@@ -18,21 +18,41 @@ export interface BenchToken {
   userPin: string;
   soPin: string;
   env: Record<string, string>;
-  member(extra?: Partial<MemberOptions>): MemberOptions;
+  member(extra?: Partial<MemberOptions>): MemberOptions & {
+    name: string;
+    module: string;
+    tokenLabel: string;
+    pin: Secret;
+    env: Record<string, string>;
+  };
   cleanup(): void;
 }
 
-/** Creates a token directory and initialises one token in it with `softhsm2-util`. */
-export function createBenchToken(label: string): BenchToken {
-  const dir = mkdtempSync(join(tmpdir(), 'hsmkit-bench-token-'));
+/** How a throwaway token is made: its PINs, folder prefix and the Secret source name. */
+export interface ThrowawayTokenOptions {
+  /** Draws a PIN; default 16 random hex digits. */
+  pin?: () => string;
+  /** Folder name prefix under the temp dir; default `hsmkit-bench-token-`. */
+  dirPrefix?: string;
+  /** Where the PIN Secret says it came from; default `bench`. */
+  source?: string;
+}
+
+/**
+ * Creates a token directory and initialises one token in it with `softhsm2-util` (the benchmark's
+ * tokens, and the test fixture's with its own PIN scheme).
+ */
+export function createBenchToken(label: string, o: ThrowawayTokenOptions = {}): BenchToken {
+  const pin = o.pin ?? (() => randomBytes(8).toString('hex'));
+  const dir = mkdtempSync(join(tmpdir(), o.dirPrefix ?? 'hsmkit-bench-token-'));
   mkdirSync(join(dir, 'tokens'));
   const conf = join(dir, 'softhsm2.conf');
   writeFileSync(
     conf,
     `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`,
   );
-  const userPin = randomBytes(8).toString('hex');
-  const soPin = randomBytes(8).toString('hex');
+  const userPin = pin();
+  const soPin = pin();
   const env = { SOFTHSM2_CONF: conf };
   // The PINs are on this command line for the moment of the call: a throwaway token of this run.
   execFileSync(
@@ -54,7 +74,7 @@ export function createBenchToken(label: string): BenchToken {
       name: `softhsm-${label}`,
       module: SOFTHSM_MODULE,
       tokenLabel: label,
-      pin: new Secret(userPin, 'bench'),
+      pin: new Secret(userPin, o.source ?? 'bench'),
       env,
       ...extra,
     }),

@@ -4,6 +4,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { formatPath, type PathSegment } from '../config/issues.js';
+import { checkYamlSize, MAX_YAML_ALIASES } from '../config/yaml-limits.js';
 import { HsmError } from '../errors/index.js';
 import {
   ACTION_PARAMS,
@@ -75,6 +76,7 @@ export function loadCeremonyScript(file: string): CeremonyScript {
 
 /** Validates script bytes; `dir` is where relative outputs go. */
 export function parseCeremonyScript(bytes: Uint8Array, dir: string, source = 'script'): CeremonyScript {
+  checkYamlSize(bytes, source);
   const doc = parseDocument(Buffer.from(bytes).toString('utf8'), { uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
@@ -82,7 +84,19 @@ export function parseCeremonyScript(bytes: Uint8Array, dir: string, source = 'sc
       details: { path: '(root)' },
     });
   }
-  const parsed = ceremonyScriptSchema.safeParse(doc.toJS());
+  let tree: unknown;
+  try {
+    tree = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch {
+    throw new HsmError(
+      'HSM_ERR_CEREMONY_SCRIPT',
+      `${source}: too many or bad YAML aliases (at most ${MAX_YAML_ALIASES})`,
+      {
+        details: { path: '(root)' },
+      },
+    );
+  }
+  const parsed = ceremonyScriptSchema.safeParse(tree);
   if (!parsed.success) throw zodError(parsed.error, [], source);
   const s = parsed.data;
   const steps = s.steps.map((st, i): CeremonyStep => {

@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { checkYamlSize, MAX_YAML_ALIASES } from '../config/yaml-limits.js';
 import { HsmError } from '../errors/index.js';
 import { KEY_TYPES } from '../kms/key-spec.js';
 import { AUDIT_FIELDS, CURVES, HASHES, OPERATIONS, PURPOSES, ROLES, USAGES } from './vocabulary.js';
@@ -164,10 +165,11 @@ export type PolicyTestCase = PolicyDocument['tests'][number];
 
 /** Parses and validates a policy document; HSM_ERR_INVALID_INPUT naming each bad YAML path. */
 export function parsePolicyDocument(text: string, source = 'policy'): PolicyDocument {
+  checkYamlSize(text, source);
   let raw: unknown;
   try {
     // logLevel error: the yaml library's warnings can quote the document; none reach stderr.
-    raw = parseYaml(text, { logLevel: 'error' });
+    raw = parseYaml(text, { logLevel: 'error', maxAliasCount: MAX_YAML_ALIASES });
   } catch (err) {
     throw new HsmError('HSM_ERR_INVALID_INPUT', `${source}: not valid YAML: ${(err as Error).message}`);
   }

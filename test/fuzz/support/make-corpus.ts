@@ -496,6 +496,16 @@ function serverCorpus(): void {
   put('server', 'duplicate-keys.json', '{"a":1,"a":2,"__proto__":1}');
 }
 
+// ---------------------------------------------------------------- YAML size cap (yaml-limits.ts)
+function yamlSizeCorpus(): void {
+  // One byte over MAX_YAML_BYTES (128 KiB), as a dense flow list: refused before parsing.
+  const over = 128 * 1024 + 1;
+  const list = `x: [${'1,'.repeat(Math.floor((over - 7) / 2))}1]\n`;
+  const text = list + ' '.repeat(over - list.length);
+  for (const parser of ['config', 'policy', 'ceremony'])
+    put(`yaml-size/${parser}`, 'over-cap-flow-list.yaml', text);
+}
+
 csrCorpus();
 ocspCorpus();
 uriCorpus();
@@ -505,4 +515,5 @@ keyRequestCorpus();
 auditCorpus();
 ipcCorpus();
 serverCorpus();
+yamlSizeCorpus();
 console.log(`corpus written to ${ROOT}`);

@@ -2,12 +2,12 @@
  * NSS softokn 3.87 on a fresh sql: database in a temp dir. The key-storage token's label is set
  * with dbTokenDescription; its PIN is the database password. Starts no process.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nssInitArgs } from '../../../src/adapters/pkcs11/vendors/nss.js';
 import { Secret } from '../../../src/config/secret.js';
+import { testPin } from '../test-pins.js';
 import type { LocalModule } from './local-module.js';
 import { runTool } from './processes.js';
 
@@ -17,7 +17,7 @@ export const NSS_MODULE = '/usr/lib/x86_64-linux-gnu/libsoftokn3.so';
 /** Creates an NSS database whose key token is labelled `label`. */
 export function startNss(label = 'conf-nss'): LocalModule {
   const dir = mkdtempSync(join(tmpdir(), 'hsmkit-nss-'));
-  const pin = randomBytes(8).toString('hex');
+  const pin = testPin();
   const pwFile = join(dir, 'pw');
   writeFileSync(pwFile, `${pin}\n`, { mode: 0o600 });
   runTool('certutil', ['-N', '-d', `sql:${dir}`, '-f', pwFile]);

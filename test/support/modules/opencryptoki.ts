@@ -9,9 +9,9 @@
  * - stops pkcsslotd only if it started it, by the pid the daemon recorded.
  * The token needs root (or the pkcs11 group); the test machines run as root.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Secret } from '../../../src/config/secret.js';
+import { shortTestPin } from '../test-pins.js';
 import type { LocalModule } from './local-module.js';
 import { alive, runTool, stopPid, waitUntil } from './processes.js';
 
@@ -107,7 +107,7 @@ export async function startOpencryptoki(label = 'conf-ock'): Promise<LocalModule
       await waitUntil(() => runningSlotd() !== undefined, 10_000, 'pkcsslotd');
       startedPid = runningSlotd();
     }
-    const userPin = randomBytes(4).toString('hex'); // 8 characters: opencryptoki allows 4–8
+    const userPin = shortTestPin(8); // opencryptoki allows 4–8 characters
     const tool = ['--module', OPENCRYPTOKI_MODULE, '--slot', String(OPENCRYPTOKI_SLOT)];
     // C_InitToken wipes every object, whatever an earlier (possibly crashed) run left.
     runTool('pkcs11-tool', [...tool, '--init-token', '--label', label, '--so-pin', SO_PIN]);

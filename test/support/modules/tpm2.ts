@@ -4,11 +4,11 @@
  * processes by pid.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Secret } from '../../../src/config/secret.js';
+import { testPin } from '../test-pins.js';
 import type { LocalModule } from './local-module.js';
 import { freePortPair, runTool, stopPid, waitUntil } from './processes.js';
 
@@ -94,8 +94,8 @@ export async function startTpm2(label = 'conf-tpm2'): Promise<LocalModule> {
       TPM2_PKCS11_STORE: join(dir, 'store'),
       TPM2_PKCS11_LOG_LEVEL: '0',
     };
-    const soPin = randomBytes(8).toString('hex');
-    const userPin = randomBytes(8).toString('hex');
+    const soPin = testPin();
+    const userPin = testPin();
     const tool = ['--module', TPM2_MODULE];
     runTool(
       'pkcs11-tool',
