@@ -251,6 +251,29 @@ store: { driver: sqlite, path: ./hsmkit.db }
     );
   });
 
+  it('reads backup storage locations for the service, and refuses anything but file:// and s3://', () => {
+    const config = parseConfig(
+      'hsm_configuration: {provider: softhsm2}\nbackup: {locations: ["s3://bk/hsmkit", "file:///var/backups/hsmkit"], s3_endpoint: "http://127.0.0.1:9000"}',
+      { env: {} },
+    );
+    assert.deepEqual(config.backup.locations, ['s3://bk/hsmkit', 'file:///var/backups/hsmkit']);
+    assert.equal(config.backup.s3Endpoint, 'http://127.0.0.1:9000');
+    assert.equal(
+      parseConfig('hsm_configuration: {provider: softhsm2}', { env: {} }).backup.locations,
+      undefined,
+    );
+    const { err, paths } = configError(() =>
+      parseConfig('hsm_configuration: {provider: softhsm2}\nbackup: {locations: ["http://x/y"]}', {
+        env: {},
+      }),
+    );
+    assert.equal(err.code, 'HSM_ERR_CONFIG');
+    assert.ok(
+      paths.some((p) => p.startsWith('backup.locations')),
+      paths.join(', '),
+    );
+  });
+
   it('keeps a UTF-8 token label of 32 bytes and rejects 33', () => {
     const ok = parseConfig(minimal(`    token_label: "${'é'.repeat(16)}"\n`), { env: {} });
     assert.equal(ok.members[0]?.tokenLabel, 'é'.repeat(16));

@@ -10,7 +10,8 @@ import type {
   KeyReplicator,
   SignatureVerifier,
 } from '../kms/key-manager.js';
-import type { KeyFamily, KeyType } from '../kms/key-spec.js';
+import type { KeyType } from '../kms/key-spec.js';
+import type { KeyTransferSupport, KeyWrapTraits } from '../kms/key-transfer.js';
 import type { ReplicationCeremonyMember } from '../kms/replication.js';
 import type { KeyProtection, KeyRef } from '../kms/requests.js';
 import type { Decision, PolicyRequest } from '../policy/policy-request.js';
@@ -22,30 +23,11 @@ export type MigrationKeyManager = KeyManager &
   KeyReplicator &
   Partial<SignatureVerifier>;
 
-/** How a key may leave its token, as read from the token. */
-export interface WrapTraits {
-  /** CKA_EXTRACTABLE. */
-  extractable: boolean;
-  /** CKA_WRAP_WITH_TRUSTED: only a CKA_TRUSTED key may wrap it. */
-  wrapWithTrusted: boolean;
-  /** CKA_SENSITIVE. */
-  sensitive: boolean;
-}
+/** How a key may leave its token, as read from the token (the kms port's type). */
+export type WrapTraits = KeyWrapTraits;
 
-/** What a side's backend says about moving keys in and out of it (vendor profile + connect-time probe). */
-export interface TransferSupport {
-  /** Vendor profile id, e.g. `softhsm2`, `nss`. */
-  vendor: string;
-  vendorName: string;
-  /** Mechanism value of RFC 5649 key wrap on this token (SoftHSM 0x210A, NSS 0x210B). */
-  wrapMechanism?: number;
-  /** Whether the connect-time wrap/unwrap round trip worked. */
-  wrap: { status: 'works' | 'fails' | 'not-offered'; detail: string };
-  /** Key families this token cannot unwrap, with the reason. */
-  unwrapRefusals: Partial<Record<KeyFamily, string>>;
-  /** How this token's side of the transport-key ceremony logs in. */
-  ceremonyLogin: 'so' | 'user';
-}
+/** What a side's backend says about moving keys in and out of it (the kms port's type). */
+export type TransferSupport = KeyTransferSupport;
 
 /** Read-only, backend-specific questions the plan asks (the PKCS#11 key manager answers them). */
 export interface TransferInspector {
