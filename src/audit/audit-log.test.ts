@@ -73,7 +73,10 @@ describe('audit log', () => {
     const recs = await Promise.all(Array.from({ length: 300 }, (_, i) => grouped.append(entry(i))));
     assert.ok(writes < 300, `${writes} writes for 300 records`);
     // Each caller got the record of its own entry, and the chain follows arrival order.
-    recs.forEach((r, i) => assert.equal(r.paramsDigest, entry(i).paramsDigest));
+    assert.deepEqual(
+      recs.map((r) => r.paramsDigest),
+      recs.map((_, i) => entry(i).paramsDigest),
+    );
     assert.deepEqual(
       recs.map((r) => r.seq),
       Array.from({ length: 300 }, (_, i) => i + 1),

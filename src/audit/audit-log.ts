@@ -67,7 +67,7 @@ export class AuditLog {
         try {
           const recs = await this.#serial(() => this.#write(group.map((p) => p.entry)));
           this.#sinceCheckpoint += recs.length;
-          group.forEach((p, i) => p.resolve(recs[i]!));
+          for (const [i, p] of group.entries()) p.resolve(recs[i]!);
         } catch (err) {
           for (const p of group) p.reject(err);
         }

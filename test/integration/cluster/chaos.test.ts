@@ -110,7 +110,8 @@ describe('chaos A: members die and return under load', () => {
     assert.ok(events.includes('node0:down') && events.includes('node1:down'), 'both deaths were seen');
     // Node 0 was revived at 80 %; on a loaded machine the last 20 % can finish before the next
     // health check sees it, so give the health checks (every 200 ms here) a bounded while.
-    for (let i = 0; i < 100 && !events.includes('node0:up'); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && !events.includes('node0:up'); i++)
+      await new Promise((r) => setTimeout(r, 100));
     assert.ok(events.includes('node0:up'), `node 0 came back: ${events.join(' ')}`);
   });
 });
