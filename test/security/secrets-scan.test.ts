@@ -222,6 +222,8 @@ describe('secrets scan: no PIN in any output, store, export, log or process reco
     });
     try {
       await km.sign({ key: 'scan-a', data: Buffer.from('library') });
+      // The second host starts in the background after the first is ready.
+      await km.member.allHostsStarted();
       assert.equal(km.member.hostPids.length, 2);
       for (const pid of km.member.hostPids) procRecords(pid, 'member host (library)');
       captured.push({
