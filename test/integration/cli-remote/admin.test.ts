@@ -187,7 +187,8 @@ describe('PKI with --server', () => {
     assert.match(text, /verify OK/);
     assert.match(
       text.toUpperCase().replace(/\s/g, ''),
-      new RegExp(`SERIALNUMBER:${serial.toUpperCase().replace(/^0+/, '')}`),
+      // OpenSSL prints whole octets (a serial 0d49… stays 0D49…): leading zero digits are optional.
+      new RegExp(`SERIALNUMBER:0*${serial.toUpperCase().replace(/^0+/, '')}(?![0-9A-F])`),
     );
     // Revoking twice is refused with the service's code.
     assert.equal(errorCode(await as('security_officer', 'cert', 'revoke', serial)), 'HSM_ERR_INVALID_INPUT');
