@@ -107,6 +107,7 @@ Done. The CA private key never left the HSM; OpenSSL verified its signature.
 The service is running (dev mutual TLS; your client certificate is in $tls):
   API        https://127.0.0.1:8443/v1/keys      (OpenAPI: https://127.0.0.1:8443/openapi.json)
   Metrics    http://127.0.0.1:9464/metrics
+  Dashboard  http://127.0.0.1:9464/dashboard   (live: members, throughput, latency, alerts, audit)
   Try it     curl --cacert $tls/ca.pem --cert $tls/client.pem --key $tls/client.key https://127.0.0.1:8443/v1/keys
   Sign       curl --cacert $tls/ca.pem --cert $tls/client.pem --key $tls/client.key \\
                -H 'content-type: application/json' \\
