@@ -17,6 +17,7 @@ import type { KeyManager } from '../kms/key-manager.js';
 import type { MemberProbe } from '../kms/member-telemetry.js';
 import { RefusingKeyManager } from '../kms/refusing-key-manager.js';
 import type { Actor } from '../policy/policy-request.js';
+import { clusterMonitorSource } from '../server/cluster-monitor-source.js';
 import type { Store } from '../store/store.js';
 import { followMaintenance } from './follow-maintenance.js';
 import { memberOptions } from './member-options.js';
@@ -124,26 +125,7 @@ export async function openContext(opts: GlobalOptions, how: OpenContextOptions =
       hostPids = () => hosts().flatMap((h) => h.hostPids);
       lastConnectMs = () => Math.max(...hosts().map((h) => h.lastConnectMs));
       observe = {
-        memberStates: () => Object.fromEntries(cluster.members.map((m) => [m.name, m.health])),
-        onMemberState: (fn) => {
-          const on = (e: { member: string; to: string }) => fn(e.member, e.to);
-          cluster.on('member-state', on);
-          return () => cluster.off('member-state', on);
-        },
-        queueDepth: () => cluster.queueDepth,
-        onClusterAlert: (fn) => {
-          cluster.on('alert', fn);
-          return () => cluster.off('alert', fn);
-        },
-        memberKeyCounts: async () => {
-          const counts: Record<string, number> = {};
-          for (const m of cluster.members) {
-            if (m.health === 'down') continue;
-            const keys = await m.km.listKeys().catch(() => undefined);
-            if (keys) counts[m.name] = keys.length;
-          }
-          return counts;
-        },
+        ...clusterMonitorSource(cluster),
         memberProbes: () =>
           cluster.members.map((m) => ({ member: m.name, km: m.km, breakerState: () => m.breaker.state })),
       };

@@ -18,6 +18,7 @@ import { stderrAlerts } from '../../../src/governance/alerts.js';
 import { GovernedKeyManager } from '../../../src/governance/governed-key-manager.js';
 import { Governor } from '../../../src/governance/governor.js';
 import { type Governance, openGovernance } from '../../../src/governance/open-governance.js';
+import { clusterMonitorSource } from '../../../src/server/cluster-monitor-source.js';
 import { dashboardHandler } from '../../../src/server/dashboard-routes.js';
 import { meteredKeyManager } from '../../../src/server/metered-key-manager.js';
 import { listenMetrics } from '../../../src/server/metrics-server.js';
@@ -119,33 +120,6 @@ export interface MonitorFixture {
   close(): Promise<void>;
 }
 
-/** Observation of a test cluster, as src/cli/context.ts builds it for a configured cluster. */
-function clusterSource(tc: TestCluster): MonitorSource {
-  const cluster = tc.cluster;
-  return {
-    memberStates: () => Object.fromEntries(cluster.members.map((m) => [m.name, m.health])),
-    onMemberState: (fn) => {
-      const on = (e: { member: string; to: string }) => fn(e.member, e.to);
-      cluster.on('member-state', on);
-      return () => cluster.off('member-state', on);
-    },
-    queueDepth: () => cluster.queueDepth,
-    onClusterAlert: (fn) => {
-      cluster.on('alert', fn);
-      return () => cluster.off('alert', fn);
-    },
-    memberKeyCounts: async () => {
-      const counts: Record<string, number> = {};
-      for (const m of cluster.members) {
-        if (m.health === 'down') continue;
-        const keys = await m.km.listKeys().catch(() => undefined);
-        if (keys) counts[m.name] = keys.length;
-      }
-      return counts;
-    },
-  };
-}
-
 export async function openMonitorFixture(alerting: Record<string, unknown> = {}): Promise<MonitorFixture> {
   const webhook = await startWebhookReceiver();
   const cfg = alertingConfig({ webhooks: [webhook.url], ...alerting });
@@ -167,7 +141,7 @@ export async function openMonitorFixture(alerting: Record<string, unknown> = {})
   );
   const logLines: string[] = [];
   const monitoring = startMonitoring({
-    source: clusterSource(tc),
+    source: clusterMonitorSource(tc.cluster),
     config: cfg.alerting,
     metrics,
     db: store.db,
