@@ -119,6 +119,24 @@ describe('audit log', () => {
     assert.equal(verifyChain(await log.store.list(), other).firstBreak?.reason, 'checkpoint_signature');
   });
 
+  it('checkpoints asked for together (every operation that finds one due) sign once and write one record', async () => {
+    for (let i = 0; i < 5; i++) await log.append(entry(i));
+    let signatures = 0;
+    const counting: CheckpointSigner = {
+      keyUri: signer.keyUri,
+      sign: async (p) => {
+        signatures++;
+        return signer.sign(p);
+      },
+    };
+    const results = await Promise.all(Array.from({ length: 50 }, () => log.checkpoint(counting, base)));
+    assert.equal(signatures, 1);
+    assert.ok(results.every((r) => r?.seq === 6));
+    const records = await log.store.list();
+    assert.equal(records.filter((r) => r.checkpoint !== undefined).length, 1);
+    assert.equal(verifyChain(records, PEM).ok, true);
+  });
+
   const tampers: Array<[string, string, number, string]> = [
     ['an edited field', "update audit_log set actor = 'mallory' where seq = 3", 3, 'hash'],
     ['a deleted record', 'delete from audit_log where seq = 3', 3, 'sequence'],

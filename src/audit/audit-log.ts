@@ -23,6 +23,12 @@ interface PendingAppend {
   reject(err: unknown): void;
 }
 
+/** What a checkpoint record takes from its caller (actor, role, correlation, policy version, member). */
+type CheckpointBase = Omit<
+  AuditEntry,
+  'checkpoint' | 'timestamp' | 'operation' | 'paramsDigest' | 'result' | 'latencyMs'
+>;
+
 /** Most records written in one group commit. */
 const GROUP_MAX = 512;
 
@@ -32,6 +38,7 @@ export class AuditLog {
   #pending: PendingAppend[] = [];
   #flushing = false;
   #probing: Promise<void> | undefined;
+  #checkpointing: Promise<AuditRecord | undefined> | undefined;
 
   constructor(
     readonly store: AuditStore,
@@ -71,6 +78,8 @@ export class AuditLog {
         } catch (err) {
           for (const p of group) p.reject(err);
         }
+        // SQLite writes are synchronous: let the event loop take I/O between two group commits.
+        if (this.#pending.length > 0) await new Promise<void>((r) => setImmediate(r));
       }
     } finally {
       this.#flushing = false;
@@ -111,13 +120,18 @@ export class AuditLog {
    * the tip is already a checkpoint. The signing happens outside the append lock; the payload
    * names the record it covers, so records appended meanwhile do not invalidate it.
    */
-  async checkpoint(
-    signer: CheckpointSigner,
-    base: Omit<
-      AuditEntry,
-      'checkpoint' | 'timestamp' | 'operation' | 'paramsDigest' | 'result' | 'latencyMs'
-    >,
-  ): Promise<AuditRecord | undefined> {
+  checkpoint(signer: CheckpointSigner, base: CheckpointBase): Promise<AuditRecord | undefined> {
+    // One checkpoint at a time: the operations that finish while one is due all ask for it, and
+    // each would otherwise sign the same tip and append its own checkpoint record.
+    if (this.#checkpointing) return this.#checkpointing;
+    const run = this.#checkpoint(signer, base).finally(() => {
+      this.#checkpointing = undefined;
+    });
+    this.#checkpointing = run;
+    return run;
+  }
+
+  async #checkpoint(signer: CheckpointSigner, base: CheckpointBase): Promise<AuditRecord | undefined> {
     const tip = await this.#wrap(() => this.store.tip());
     if (tip === undefined || tip.checkpoint !== undefined) return undefined;
     const started = performance.now();
