@@ -31,6 +31,7 @@ import type {
   VerifyRequest,
 } from '../kms/requests.js';
 import { defaultAlgorithm } from '../kms/sign-algorithm.js';
+import type { KeyFacts } from '../policy/policy-request.js';
 import type { Governor } from './governor.js';
 import { factsOfKey, factsOfRequest } from './key-facts.js';
 
@@ -58,6 +59,14 @@ const CAPABILITIES: Array<[keyof FullKeyManager, (km: unknown) => boolean]> = [
   ['healthCheck', isHealthCheckable],
 ];
 
+/** A key's facts for the policy, and what the audit record names. */
+interface LookedUp {
+  key: KeyFacts;
+  uri: string;
+  member: string;
+  info: KeyInfo;
+}
+
 /**
  * The enforcement point for key operations: a decorator over any KeyManager that asks the
  * policy before anything reaches the HSM and leaves one audit record per operation (see
@@ -83,7 +92,7 @@ export class GovernedKeyManager implements FullKeyManager {
   }
 
   /** Reads a key's facts with the inner key manager; the lookup changes nothing. */
-  private lookup(ref: KeyRef) {
+  private lookup(ref: KeyRef): () => Promise<LookedUp> {
     return async () => {
       const info = await this.inner.getKey(ref);
       return { key: factsOfKey(info), uri: info.uri, member: info.member, info };
@@ -121,7 +130,10 @@ export class GovernedKeyManager implements FullKeyManager {
   }
 
   async sign(req: SignRequest): Promise<Uint8Array> {
-    const lookup = this.lookup(req.key);
+    return this.#sign(req, this.lookup(req.key));
+  }
+
+  #sign(req: SignRequest, lookup: () => Promise<LookedUp>): Promise<Uint8Array> {
     let algorithm = req.algorithm;
     return this.governor.run(
       {
@@ -141,10 +153,22 @@ export class GovernedKeyManager implements FullKeyManager {
   }
 
   async signBatch(reqs: SignRequest[]): Promise<BatchSignResult[]> {
-    // Each item is its own operation: decided and recorded alone, failing alone.
+    // Each item is its own operation: decided and recorded alone, failing alone. The key is looked
+    // up once per distinct reference for the whole batch (one decision moment), not once per item.
+    const lookups = new Map<string, () => Promise<LookedUp>>();
+    const shared = (ref: KeyRef) => {
+      let l = lookups.get(ref);
+      if (!l) {
+        const once = this.lookup(ref)();
+        once.catch(() => undefined); // each item that uses it sees the rejection
+        l = () => once;
+        lookups.set(ref, l);
+      }
+      return l;
+    };
     return Promise.all(
       reqs.map((r) =>
-        this.sign(r).then(
+        this.#sign(r, shared(r.key)).then(
           (signature): BatchSignResult => ({ ok: true, signature }),
           (err): BatchSignResult => ({ ok: false, error: toHsmError(err) }),
         ),

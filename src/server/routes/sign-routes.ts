@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HsmError } from '../../errors/index.js';
 import type { GovernedKeyManager } from '../../governance/governed-key-manager.js';
+import type { BatchSignResult } from '../../kms/key-manager.js';
 import type { SignRequest } from '../../kms/requests.js';
 import type { SignAlgorithm } from '../../kms/sign-algorithm.js';
 import { problemOf } from '../problem.js';
@@ -50,6 +51,11 @@ function toSignRequest(b: SignBody): SignRequest {
   if (b.algorithm !== undefined) req.algorithm = b.algorithm;
   if (b.format !== undefined) req.format = b.format;
   return req;
+}
+
+/** An item's failure as the caller may see it: an HsmError, never an internal error's text. */
+function asHsmError(err: unknown): HsmError {
+  return HsmError.is(err) ? err : new HsmError('HSM_ERR_INTERNAL', 'internal error');
 }
 
 function decode(text: string, field: string): Uint8Array {
@@ -126,17 +132,33 @@ export function registerSignRoutes(
     async (req) => {
       const manager = km(req);
       // Items that cannot even be decoded fail alone, like items the HSM refuses.
-      const results = await Promise.all(
-        req.body.items.map(async (item, index) => {
-          try {
-            const signature = await manager.sign(toSignRequest(item));
-            return { index, ok: true, signature: Buffer.from(signature).toString('base64') };
-          } catch (err) {
-            const e = HsmError.is(err) ? err : new HsmError('HSM_ERR_INTERNAL', 'internal error');
-            return { index, ok: false, error: problemOf(e) };
-          }
-        }),
-      );
+      const decoded = req.body.items.map((item): SignRequest | HsmError => {
+        try {
+          return toSignRequest(item);
+        } catch (err) {
+          return asHsmError(err);
+        }
+      });
+      const valid = decoded.filter((d): d is SignRequest => !(d instanceof HsmError));
+      // One governed batch: each item is still decided and audited alone, the key looked up once.
+      const signed = manager.signBatch
+        ? await manager.signBatch(valid)
+        : await Promise.all(
+            valid.map((r) =>
+              manager.sign(r).then(
+                (signature): BatchSignResult => ({ ok: true, signature }),
+                (error): BatchSignResult => ({ ok: false, error: asHsmError(error) }),
+              ),
+            ),
+          );
+      let next = 0;
+      const results = decoded.map((d, index) => {
+        const r: BatchSignResult =
+          d instanceof HsmError ? { ok: false, error: d } : (signed[next++] as BatchSignResult);
+        return r.ok
+          ? { index, ok: true, signature: Buffer.from(r.signature).toString('base64') }
+          : { index, ok: false, error: problemOf(asHsmError(r.error)) };
+      });
       return { results };
     },
   );

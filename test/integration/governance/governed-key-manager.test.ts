@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -252,6 +253,45 @@ describe('GovernedKeyManager on SoftHSM', () => {
         }
       });
     }
+  });
+
+  it('signBatch decides and records every item alone, and looks each key up once per batch', async () => {
+    const g = await as('signer');
+    const getKeys = calls.get('getKey') ?? 0;
+    const signed = calls.get('sign') ?? 0;
+    const before = (await g.auditStore.tip())?.seq ?? 0;
+    const alg = { scheme: 'ecdsa', hash: 'sha384' } as const;
+    const messages = ['a', 'b', 'c'].map((m) => Buffer.from(m));
+    const reqs: SignRequest[] = [
+      ...messages.map((data) => ({ key: 'app-p384', data, algorithm: alg })),
+      { key: 'other-p384', data: Buffer.from('d'), algorithm: alg },
+      { key: 'other-p384', data: Buffer.from('e'), algorithm: alg },
+      { key: 'app-no-such-key', data: Buffer.from('f'), algorithm: alg },
+    ];
+    const results = await g.km.signBatch!(reqs);
+    // Three distinct references: three lookups, not six.
+    assert.equal((calls.get('getKey') ?? 0) - getKeys, 3);
+    // Only the allowed items reached the HSM.
+    assert.equal((calls.get('sign') ?? 0) - signed, 3);
+    const pem = Buffer.from(await inner.getPublicKey('app-p384'));
+    const publicKey = createPublicKey({ key: pem, format: 'der', type: 'spki' });
+    for (const [i, data] of messages.entries()) {
+      const r = results[i]!;
+      assert.ok(r.ok, `item ${i} failed`);
+      assert.ok(cryptoVerify('sha384', data, { key: publicKey, dsaEncoding: 'der' }, r.signature));
+    }
+    for (const i of [3, 4]) {
+      const r = results[i]!;
+      assert.ok(!r.ok && HsmError.is(r.error, 'HSM_ERR_POLICY_VIOLATION'));
+    }
+    const last = results[5]!;
+    assert.ok(!last.ok && HsmError.is(last.error, 'HSM_ERR_KEY_NOT_FOUND'));
+    // One audit record per item, each with its own result.
+    const records = (await g.auditStore.list({ fromSeq: before + 1 })).filter(
+      (r) => r.operation === 'key.sign',
+    );
+    assert.deepEqual(records.map((r) => r.result).sort(), ['denied', 'denied', 'error', 'ok', 'ok', 'ok']);
+    assert.equal(new Set(records.map((r) => r.paramsDigest)).size, 6);
   });
 
   it('a failed operation is recorded with its error code', async () => {
