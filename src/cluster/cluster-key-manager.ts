@@ -122,8 +122,21 @@ export class ClusterKeyManager
       }
     }
     await this.checkHealth();
-    if (this.opts.replicationKeyLabel)
-      for (const m of this.members) if (m.health !== 'down') await this.catchUp(m);
+    if (this.opts.replicationKeyLabel) {
+      // Each member's keys are listed once for the whole start-up catch-up, not once per other
+      // member: a listing reads every key's attributes from the token. A listing taken before
+      // keys were copied to that member lacks only keys another listed member holds.
+      const listings = new Map<ClusterMember, Promise<KeyInfo[]>>();
+      const listOnce = (member: ClusterMember, list: () => Promise<KeyInfo[]>) => {
+        let l = listings.get(member);
+        if (!l) {
+          l = list();
+          listings.set(member, l);
+        }
+        return l;
+      };
+      for (const m of this.members) if (m.health !== 'down') await this.catchUp(m, listOnce);
+    }
     this.scheduleHealth();
   }
 
@@ -491,20 +504,27 @@ export class ClusterKeyManager
     }
   }
 
-  /** Copies to `m` every replicable key the other members hold and it lacks. */
-  catchUp(m: ClusterMember): Promise<void> {
+  /**
+   * Copies to `m` every replicable key the other members hold and it lacks. `listing` lets one
+   * catch-up pass share each member's key listing (start-up); by default every listing is fresh.
+   */
+  catchUp(
+    m: ClusterMember,
+    listing: (member: ClusterMember, list: () => Promise<KeyInfo[]>) => Promise<KeyInfo[]> = (_m, list) =>
+      list(),
+  ): Promise<void> {
     const label = this.opts.replicationKeyLabel;
     if (!label) return Promise.resolve();
     const running = this.catchUps.get(m.name);
     if (running) return running;
     const job = (async () => {
       if (!m.canReplicate) return;
-      const mine = new Set((await m.km.listKeys()).map((k) => k.id));
+      const mine = new Set((await listing(m, () => m.km.listKeys())).map((k) => k.id));
       for (const source of this.members) {
         if (source === m || !source.available || !source.canReplicate) continue;
         let theirs: KeyInfo[];
         try {
-          theirs = (await source.run((km) => km.listKeys())).value;
+          theirs = await listing(source, async () => (await source.run((km) => km.listKeys())).value);
         } catch {
           continue;
         }
