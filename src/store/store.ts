@@ -8,6 +8,7 @@ import { KeyMetadataRepository } from './key-metadata.js';
 import { migrateToLatest, type StoreDialect } from './migrations.js';
 import { createPostgresPool, scrubConnectionSecrets } from './postgres-connection.js';
 import type { Database } from './schema.js';
+import { withStatementCache } from './statement-cache.js';
 import { isTransientPostgresError } from './transient-error.js';
 
 /** How long a connection waits for another process's write lock before failing (ms). */
@@ -150,7 +151,7 @@ export class Store {
     } catch (err) {
       throw storeError(`cannot open store ${where}`, err);
     }
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
     try {
       await migrateToLatest(db, { dialect: 'sqlite' });
     } catch (err) {
