@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileCapabilityCache } from '../adapters/pkcs11/file-capability-cache.js';
 import type { MemberOptions } from '../adapters/pkcs11/member.js';
-import { Pkcs11KeyManager } from '../adapters/pkcs11/pkcs11-key-manager.js';
+import { Pkcs11KeyManager, type Pkcs11KeyManagerOptions } from '../adapters/pkcs11/pkcs11-key-manager.js';
 import type { CBaseline } from './c-baseline.js';
 import type { BenchKey } from './keys.js';
 import { median, pct, ratio, round } from './stats.js';
@@ -16,8 +20,10 @@ export interface ConnectStats {
 
 /** Connection setup: hsmkit's cold start next to the C baseline's dlopen-to-key-found. */
 export interface ConnectFigure {
-  /** One host process, as a deployment with `host_processes: 1` starts. */
+  /** One host process, as a deployment with `host_processes: 1` starts; the host probes the token. */
   hosts1: ConnectStats;
+  /** One host process with a warm capability cache: the host reuses the cached probe (as the CLI does). */
+  hosts1CachedProbe?: ConnectStats;
   /** Two host processes: usable after the first (the second starts in the background). */
   hosts2: ConnectStats;
   /** From source only: the host run under tsx instead of the esbuild bundle (before the change). */
@@ -26,14 +32,19 @@ export interface ConnectFigure {
   p50Ratio: number;
 }
 
-async function coldStarts(member: MemberOptions, key: BenchKey, samples: number): Promise<ConnectStats> {
+async function coldStarts(
+  member: MemberOptions,
+  key: BenchKey,
+  samples: number,
+  opts: Pkcs11KeyManagerOptions = {},
+): Promise<ConnectStats> {
   const total: number[] = [];
   const login: number[] = [];
   const caps: number[] = [];
   const first: number[] = [];
   for (let i = 0; i < samples; i++) {
     const t = performance.now();
-    const km = await Pkcs11KeyManager.open(member);
+    const km = await Pkcs11KeyManager.open(member, opts);
     try {
       const opened = performance.now();
       await km.sign(key.request);
@@ -60,6 +71,22 @@ async function coldStarts(member: MemberOptions, key: BenchKey, samples: number)
   };
 }
 
+/** Cold starts with a capability cache in a fresh directory, warmed by one open that is not counted. */
+async function cachedProbeStarts(
+  member: MemberOptions,
+  key: BenchKey,
+  samples: number,
+): Promise<ConnectStats> {
+  const dir = mkdtempSync(join(tmpdir(), 'hsmkit-bench-capcache-'));
+  try {
+    const capabilityCache = new FileCapabilityCache({ dir });
+    await (await Pkcs11KeyManager.open(member, { capabilityCache })).close();
+    return await coldStarts(member, key, samples, { capabilityCache });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** `samples` cold starts with 1 and with 2 host processes (and under tsx when `compareTsx`). */
 export async function connectFigure(
   member: (extra: Partial<MemberOptions>) => MemberOptions,
@@ -70,6 +97,7 @@ export async function connectFigure(
 ): Promise<ConnectFigure> {
   const hosts1 = await coldStarts(member({ hostProcesses: 1 }), key, samples);
   const hosts2 = await coldStarts(member({ hostProcesses: 2 }), key, samples);
+  const hosts1CachedProbe = await cachedProbeStarts(member({ hostProcesses: 1 }), key, samples);
   let tsxHost: ConnectStats | null = null;
   if (compareTsx) {
     process.env.HSMKIT_MEMBER_HOST_TSX = '1';
@@ -83,6 +111,7 @@ export async function connectFigure(
   const cMs = c.setupUs.map((u) => u / 1000);
   return {
     hosts1,
+    hosts1CachedProbe,
     hosts2,
     tsxHost,
     c: { samples: cMs.length, p50ms: round(median(cMs), 2), p99ms: round(pct(cMs, 0.99), 2) },

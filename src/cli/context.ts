@@ -19,6 +19,7 @@ import { RefusingKeyManager } from '../kms/refusing-key-manager.js';
 import type { Actor } from '../policy/policy-request.js';
 import { clusterMonitorSource } from '../server/cluster-monitor-source.js';
 import type { Store } from '../store/store.js';
+import { capabilityCacheFor } from './capability-cache.js';
 import { followMaintenance } from './follow-maintenance.js';
 import { memberOptions } from './member-options.js';
 import { openCluster } from './open-cluster.js';
@@ -133,7 +134,7 @@ export async function openContext(opts: GlobalOptions, how: OpenContextOptions =
       const single = await Pkcs11KeyManager.open(
         // The vendor profile: the configured provider (config wins over detection).
         memberOptions(config, member, { provider: member.provider }),
-        { store: store.keys, policy: config.securityPolicy },
+        { store: store.keys, policy: config.securityPolicy, capabilityCache: capabilityCacheFor(config) },
       );
       inner = single;
       hostPids = () => single.member.hostPids;

@@ -32,6 +32,7 @@ export function memberOptions(
     ...(member.tokenLabel !== undefined ? { tokenLabel: member.tokenLabel } : {}),
     ...(pin !== undefined ? { pin } : {}),
     ...(member.initArgs !== undefined ? { initArgs: member.initArgs } : {}),
+    ...(member.symbols !== undefined ? { symbols: member.symbols } : {}),
     ...extra,
   };
 }

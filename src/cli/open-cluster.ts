@@ -8,6 +8,7 @@ import { Pkcs11KeyManager } from '../adapters/pkcs11/pkcs11-key-manager.js';
 import { ClusterKeyManager } from '../cluster/cluster-key-manager.js';
 import type { HsmkitConfig } from '../config/schema.js';
 import type { KeyMetadataRepository } from '../store/key-metadata.js';
+import { capabilityCacheFor } from './capability-cache.js';
 import { memberOptions } from './member-options.js';
 
 /**
@@ -20,9 +21,14 @@ export async function openCluster(
   store?: KeyMetadataRepository,
 ): Promise<ClusterKeyManager> {
   const ha = config.highAvailability;
+  // One cache for all members: each member's entry is keyed by its own token's fingerprint.
+  const capabilityCache = capabilityCacheFor(config);
   const opened = await Promise.allSettled(
     config.members.map((m) =>
-      Pkcs11KeyManager.open(memberOptions(config, m, { failFast: true }), { policy: config.securityPolicy }),
+      Pkcs11KeyManager.open(memberOptions(config, m, { failFast: true }), {
+        policy: config.securityPolicy,
+        capabilityCache,
+      }),
     ),
   );
   const failed = opened.find((r) => r.status === 'rejected');

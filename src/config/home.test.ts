@@ -22,6 +22,7 @@ describe('hsmkitPaths', () => {
       soPinFile: '/srv/hsmkit/secrets/so-pin',
       userPinFile: '/srv/hsmkit/secrets/user-pin',
       softhsmConf: '/srv/hsmkit/softhsm2.conf',
+      capabilityCacheDir: '/srv/hsmkit/cache/capabilities',
     });
   });
 

@@ -19,6 +19,8 @@ export interface HsmkitPaths {
   userPinFile: string;
   /** SoftHSM configuration written by bootstrap, `<home>/softhsm2.conf`. */
   softhsmConf: string;
+  /** Cached capability-probe results, `<home>/cache/capabilities` (mode 700; files 600). */
+  capabilityCacheDir: string;
 }
 
 /** Computes hsmkit's file locations from `HSMKIT_HOME` (default `~/.hsmkit`); every path is absolute. */
@@ -39,5 +41,6 @@ export function hsmkitPaths(env: Record<string, string | undefined> = process.en
     soPinFile: join(secretsDir, 'so-pin'),
     userPinFile: join(secretsDir, 'user-pin'),
     softhsmConf: join(home, 'softhsm2.conf'),
+    capabilityCacheDir: join(home, 'cache', 'capabilities'),
   };
 }

@@ -81,6 +81,7 @@ describe('parseConfig: the seed example', () => {
       keygenTimeoutMs: 120000,
       batchSize: 100,
       asyncOperations: true,
+      capabilityCache: { enabled: true, maxAgeMs: 7 * 24 * 3_600_000 },
     });
     assert.deepEqual(config.securityPolicy, {
       minimumKeySize: { rsa: 4096, ecdsa: 'P-384' },
@@ -148,6 +149,7 @@ describe('parseConfig: the seed example', () => {
       keygenTimeoutMs: 120000,
       batchSize: 64,
       asyncOperations: false,
+      capabilityCache: { enabled: true, maxAgeMs: 7 * 24 * 3_600_000 },
     });
     assert.deepEqual(config.securityPolicy, {
       minimumKeySize: {},
@@ -236,6 +238,26 @@ store: { driver: sqlite, path: ./hsmkit.db }
     assert.equal(config.members[0]?.hostProcesses, 3);
     assert.equal(config.performance.asyncOperations, true);
     assert.equal(config.performance.batchSize, 10);
+  });
+
+  it('reads the capability cache settings and refuses an unknown key or a zero age', () => {
+    const text = `hsm_configuration:
+  provider: softhsm2
+  performance: { capability_cache: { enabled: false, max_age_hours: 24, dir: "/var/cache/hsmkit" } }
+`;
+    assert.deepEqual(parseConfig(text).performance.capabilityCache, {
+      enabled: false,
+      maxAgeMs: 24 * 3_600_000,
+      dir: '/var/cache/hsmkit',
+    });
+    const bad = (cache: string) =>
+      configError(() =>
+        parseConfig(`hsm_configuration: {provider: softhsm2, performance: {capability_cache: ${cache}}}`),
+      ).paths;
+    assert.deepEqual(bad('{max_age_hours: 0}'), [
+      'hsm_configuration.performance.capability_cache.max_age_hours',
+    ]);
+    assert.equal(bad('{ttl: 5}').length, 1);
   });
 
   it('reads a postgres store URL as a Secret', () => {

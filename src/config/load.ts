@@ -335,6 +335,8 @@ function normalise(
     }
     const initArgs = entry.init_args ?? conn.init_args;
     if (initArgs !== undefined) member.initArgs = initArgs;
+    const symbols = entry.symbols ?? conn.symbols;
+    if (symbols !== undefined) member.symbols = symbols;
     if (entry.host !== undefined) member.host = entry.host;
     if (entry.port !== undefined) member.port = entry.port;
     if (entry.region !== undefined) member.region = entry.region;
@@ -411,6 +413,13 @@ function normalise(
       keygenTimeoutMs: perf.keygen_timeout_ms,
       batchSize: perf.batch_size,
       asyncOperations: perf.async_operations,
+      capabilityCache: {
+        enabled: perf.capability_cache.enabled,
+        maxAgeMs: perf.capability_cache.max_age_hours * 3_600_000,
+        ...(perf.capability_cache.dir !== undefined
+          ? { dir: resolveFile(perf.capability_cache.dir, baseDir) }
+          : {}),
+      },
     },
     securityPolicy,
     store,

@@ -24,6 +24,9 @@ export type Provider = (typeof PROVIDERS)[number];
 /** PKCS#11 user types for C_Login: CKU_USER, CKU_SO, or the vendor's crypto-officer role. */
 export const USER_TYPES = ['user', 'so', 'crypto_officer'] as const;
 
+/** Values of `symbols` (how a member host binds a module's symbols). */
+export const SYMBOL_BINDINGS = ['isolated', 'global'] as const;
+
 /** Curves `security_policy.minimum_key_size.ecdsa` accepts. */
 export const ECDSA_CURVES = ['P-256', 'P-384', 'P-521'] as const;
 
@@ -101,6 +104,12 @@ const pkcs11Shape = {
   init_args: text(),
   /** Number of host processes loading the module; 1..16, default 1 (applied after merging). */
   host_processes: int(1, 16),
+  /**
+   * How the member host binds the module's symbols: `isolated` (own libcrypto etc., RTLD_DEEPBIND
+   * through hsmkit's shim) or `global` (Node's exported OpenSSL first). Default: isolated when the
+   * shim is available, else global with a note in the capability report.
+   */
+  symbols: oneOf(SYMBOL_BINDINGS),
 };
 
 /** Identity and placement of one endpoint or member. */
@@ -247,6 +256,23 @@ const performanceSchema = z.strictObject(
     batch_size: int(1, 4096).default(64),
     /** Whether operations may be pipelined asynchronously; default false. */
     async_operations: bool().default(false),
+    /** Reuse of each token's capability-probe result between processes (keyed by a fingerprint). */
+    capability_cache: z
+      .strictObject(
+        {
+          /** Whether the CLI and the service cache probe results; default true. */
+          enabled: bool().default(true),
+          /** Hours after which a cached probe is ignored and the token probed again, 1..8760, default 168 (7 days). */
+          max_age_hours: int(1, 8760).default(168),
+          /**
+           * Directory of the cache files, relative to the config file; default `$HSMKIT_HOME/cache/capabilities`
+           * when HSMKIT_HOME is set, else `cache/capabilities` beside the config file.
+           */
+          dir: text('a directory path').optional(),
+        },
+        { error: 'expected a mapping' },
+      )
+      .prefault({}),
   },
   { error: 'expected a mapping' },
 );
@@ -599,6 +625,8 @@ export interface MemberConfig {
   initArgs?: string;
   /** Host processes loading the module; default 1. */
   hostProcesses: number;
+  /** `symbols` as configured (member wins over connection); absent: the adapter's default (isolated). */
+  symbols?: (typeof SYMBOL_BINDINGS)[number];
   /** Network HSM host. */
   host?: string;
   /** Network HSM port. */
@@ -663,6 +691,15 @@ export interface HsmkitConfig {
     batchSize: number;
     /** Default false. */
     asyncOperations: boolean;
+    /** Capability-probe cache: enabled by default, entries older than 7 days re-probed. */
+    capabilityCache: {
+      /** Default true. */
+      enabled: boolean;
+      /** Default 604800000 (7 days). */
+      maxAgeMs: number;
+      /** Absolute directory of the cache files; absent: the CLI's default (cli/capability-cache.ts). */
+      dir?: string;
+    };
   };
   /** Key sizes, key attributes and allowed mechanisms. */
   securityPolicy: {

@@ -65,6 +65,10 @@ export interface CapabilityReport {
     description: string;
     cryptokiVersion: string;
     libraryVersion: string;
+    /** PKCS#11 members: `isolated` (module loaded with its own symbols, RTLD_DEEPBIND) or `global`. */
+    symbols?: 'isolated' | 'global';
+    /** Why `symbols` is not what was configured (default `isolated` without a shim). */
+    symbolsNote?: string;
   };
   token: {
     label: string;

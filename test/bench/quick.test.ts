@@ -141,6 +141,9 @@ describe('hsmkit bench --quick', () => {
     const c = report.figures.connect;
     for (const v of [c.hosts1.p50ms, c.hosts1.p99ms, c.hosts2.p50ms, c.c.p50ms, c.p50Ratio])
       num(v, 'connect');
+    // The cached-probe row: opens with a warm capability cache (the figure itself is reported, not judged).
+    assert.equal(c.hosts1CachedProbe?.samplesMs.length, report.config.connectSamples);
+    num(c.hosts1CachedProbe?.p50ms, 'connect, cached probe');
     const f = report.figures.failover;
     assert.equal(f.samplesMs.length, report.config.failoverKills);
     for (const v of [f.p50ms, f.p99ms]) num(v, 'failover');

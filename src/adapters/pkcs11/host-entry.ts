@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sourceCacheDir } from './source-cache-dir.js';
 
 /** How to start a member host: the script and the Node flags it needs. */
 export interface HostEntry {
@@ -53,7 +54,7 @@ function bundledEntry(): HostEntry | undefined {
     const code = out.outputFiles[0]!.contents;
     const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
     // Inside node_modules so the bundle resolves pkcs11js and the other packages like the source does.
-    const dir = join(nodeModulesOf(SOURCE_ENTRY), '.cache', 'hsmkit');
+    const dir = sourceCacheDir(SOURCE_ENTRY);
     const script = join(dir, `member-host-${hash}.mjs`);
     if (!existsSync(script)) {
       mkdirSync(dir, { recursive: true });
@@ -65,13 +66,4 @@ function bundledEntry(): HostEntry | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The node_modules directory of the checkout that holds `file`. */
-function nodeModulesOf(file: string): string {
-  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
-    const candidate = join(dir, 'node_modules');
-    if (existsSync(join(candidate, 'pkcs11js'))) return candidate;
-  }
-  throw new Error('node_modules with pkcs11js not found');
 }

@@ -3,6 +3,7 @@ import type { Secret } from '../../config/secret.js';
 import { HsmError } from '../../errors/index.js';
 import type { Op } from './ipc/messages.js';
 import type { InitHeader } from './ipc/protocol.js';
+import { type SymbolBinding, type SymbolPlan, symbolPlan } from './isolating-loader.js';
 import { describeExit, type HostExit, MemberHostProcess, type PendingCall } from './member-host-process.js';
 
 /** Everything needed to run one member: a PKCS#11 module plus a token. */
@@ -37,6 +38,12 @@ export interface MemberOptions {
   batchSize?: number;
   /** Use async PKCS#11 calls across the session pool (network HSMs). Default false. */
   asyncOperations?: boolean;
+  /**
+   * How the module's symbols bind in the host (isolating-loader.ts). Default `isolated`, falling
+   * back to `global` (reported in the description) when the shim cannot be built; an explicit
+   * `isolated` without a shim is HSM_ERR_CONFIG.
+   */
+  symbols?: SymbolBinding;
   /** Budget for a host to start and log in. Default 15000 ms. */
   startTimeoutMs?: number;
   /**
@@ -87,6 +94,8 @@ export class Pkcs11Member extends EventEmitter {
   /** Start of the second and later hosts, in the background after start(). */
   private laterHosts: Promise<void> = Promise.resolve();
   private laterHostsStarted = false;
+  /** How hosts load the module, decided at the first host start. */
+  private plan: SymbolPlan | undefined;
 
   constructor(readonly options: MemberOptions) {
     super();
@@ -104,6 +113,12 @@ export class Pkcs11Member extends EventEmitter {
   /** Pids of the running host processes (tests kill them; operators look them up). */
   get hostPids(): number[] {
     return this.hosts.filter((h): h is MemberHostProcess => h?.alive === true).map((h) => h.pid);
+  }
+
+  /** The capability-probe fingerprint a running host reported at start (for the probe cache). */
+  get probeFingerprint(): string | undefined {
+    return this.hosts.find((h) => h?.alive === true && h.ready?.probeFingerprint !== undefined)?.ready
+      .probeFingerprint;
   }
 
   /** Indexes of the running host processes. */
@@ -249,6 +264,7 @@ export class Pkcs11Member extends EventEmitter {
 
   private async spawnHost(index: number): Promise<void> {
     const o = this.options;
+    this.plan ??= symbolPlan(o.module, o.symbols, o.name);
     const init: InitHeader = {
       member: o.name,
       module: o.module,
@@ -256,7 +272,10 @@ export class Pkcs11Member extends EventEmitter {
       poolSize: o.poolSize ?? 4,
       asyncOperations: o.asyncOperations ?? false,
       reloadIntervalMs: 1000,
+      symbols: this.plan.symbols,
     };
+    if (this.plan.loadPath !== undefined) init.loadPath = this.plan.loadPath;
+    if (this.plan.note !== undefined) init.symbolsNote = this.plan.note;
     if (o.slot !== undefined) init.slot = o.slot;
     if (o.tokenLabel !== undefined) init.tokenLabel = o.tokenLabel;
     if (o.pin !== undefined) init.pin = o.pin.reveal();
@@ -265,7 +284,8 @@ export class Pkcs11Member extends EventEmitter {
     const started = performance.now();
     let host: MemberHostProcess;
     try {
-      host = await MemberHostProcess.start(init, o.env ?? {}, o.startTimeoutMs ?? 15000);
+      // The shim's env goes to this member's hosts only; the configured env stays what is reported.
+      host = await MemberHostProcess.start(init, { ...o.env, ...this.plan.env }, o.startTimeoutMs ?? 15000);
     } catch (err) {
       if (HsmError.is(err, 'HSM_ERR_AUTH', 'HSM_ERR_PIN_LOCKED')) this.failAuth(err as HsmError);
       throw err;

@@ -34,9 +34,11 @@ import { defaultAlgorithm, type SignAlgorithm } from '../../kms/sign-algorithm.j
 import { withoutUndefined } from '../../kms/without-undefined.js';
 import { type KeyMetadataRepository, type KeyRecord, recordMetadata } from '../../store/key-metadata.js';
 import { keyUri, parsePkcs11Uri } from '../../uri/pkcs11-uri.js';
+import { type CapabilityCache, NO_CAPABILITY_CACHE } from './capability-cache.js';
 import { CKA, CKO, mechanismName } from './constants.js';
 import type { HostStatsHeader } from './host/host-stats.js';
 import type {
+  CapabilitiesHeader,
   FoundKey,
   GenerateHeader,
   PublicKeyHeader,
@@ -99,6 +101,11 @@ export interface Pkcs11KeyManagerOptions {
    * Default false: such a key generation is refused with HSM_ERR_POLICY.
    */
   allowUnenforcedNonExtractable?: boolean;
+  /**
+   * Where capability-probe results are kept between processes (keyed by the host's fingerprint of
+   * module, token, firmware and mechanisms). Default none: every member host probes at connect.
+   */
+  capabilityCache?: CapabilityCache;
 }
 
 interface TokenDescription extends VendorDescription {
@@ -128,6 +135,7 @@ export class Pkcs11KeyManager
     MemberTelemetry
 {
   private readonly resolved = new Map<string, ResolvedKey>();
+  private readonly resolving = new Map<string, Promise<ResolvedKey>>();
   private mechanisms = new Set<number>();
   private description!: TokenDescription;
   /** Usable mechanisms, refusals and checked properties, decided at connect time (vendor profile + probe). */
@@ -136,6 +144,8 @@ export class Pkcs11KeyManager
   private healthKeyReady: Promise<void> | undefined;
   /** Each host's last `stats` answer (a busy host keeps its previous one). */
   private readonly hostStats = new Map<number, HostStatsHeader>();
+  /** The fresh probe last written to the capability cache (`fingerprint@probedAt`), so it is written once. */
+  private storedProbe: string | undefined;
 
   private constructor(
     readonly member: Pkcs11Member,
@@ -165,13 +175,28 @@ export class Pkcs11KeyManager
 
   /** Re-reads module, token and mechanism information. */
   async refreshCapabilities(): Promise<void> {
+    const cache = this.opts.capabilityCache ?? NO_CAPABILITY_CACHE;
+    const fingerprint = this.member.probeFingerprint;
+    const cachedProbe = fingerprint === undefined ? undefined : await cache.get(fingerprint);
+    const request: CapabilitiesHeader | undefined = cachedProbe ? { cachedProbe } : undefined;
     // The first answer of a host includes the capability probe, which generates throw-away keys:
-    // it gets the key-generation budget, not the one of a signature.
-    const r = await this.member.call('capabilities', undefined, undefined, {
+    // it gets the key-generation budget, not the one of a signature. With a cached probe taken
+    // under the host's fingerprint, the host skips the probe.
+    const r = await this.member.call('capabilities', request, undefined, {
       idempotent: true,
       timeoutMs: this.member.options.keygenTimeoutMs ?? 120_000,
     });
     this.description = r.header as TokenDescription;
+    const { probe, probeOrigin } = this.description;
+    const stored = `${probeOrigin?.fingerprint}@${probeOrigin?.probedAt}`;
+    if (probe && probeOrigin?.source === 'probed' && this.storedProbe !== stored) {
+      await cache.set({
+        fingerprint: probeOrigin.fingerprint,
+        probedAt: probeOrigin.probedAt,
+        result: probe,
+      });
+      this.storedProbe = stored;
+    }
     const policy =
       this.opts.allowUnenforcedNonExtractable === undefined
         ? {}
@@ -640,9 +665,19 @@ export class Pkcs11KeyManager
   private async resolve(ref: KeyRef, found?: FoundKey): Promise<ResolvedKey> {
     const cached = this.resolved.get(ref);
     if (cached) return cached;
-    const key = await this.resolveFound(found ?? (await this.findOne(ref)));
-    this.resolved.set(ref, key);
-    return key;
+    // Concurrent first uses of a key (a batch, a burst of requests) share one lookup.
+    let pending = this.resolving.get(ref);
+    if (!pending) {
+      pending = (async () => this.resolveFound(found ?? (await this.findOne(ref))))();
+      this.resolving.set(ref, pending);
+      pending
+        .then(
+          (key) => this.resolved.set(ref, key),
+          () => undefined,
+        )
+        .finally(() => this.resolving.delete(ref));
+    }
+    return pending;
   }
 
   private async resolveFound(f: FoundKey): Promise<ResolvedKey> {

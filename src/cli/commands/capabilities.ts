@@ -17,6 +17,13 @@ export function registerCapabilities(hsm: Command, globals: () => GlobalOptions)
     });
 }
 
+/** How a member's capability probe result came about: `cached (probed <time>)`, `probed at connect (<time>)` or `none`. */
+export function probeOrigin(probe: { source?: string; probedAt?: string } | undefined): string {
+  if (probe?.source === 'cached') return `cached (probed ${probe.probedAt})`;
+  if (probe?.source === 'probed') return `probed at connect (${probe.probedAt})`;
+  return 'none';
+}
+
 /** A PKCS#11 member's report carries the vendor part; other backends' reports print their KMS part only. */
 function isPkcs11Report(r: CapabilityReport): r is Pkcs11CapabilityReport {
   return 'vendor' in r && 'securityProperties' in r;
@@ -38,7 +45,7 @@ function describeReport(r: CapabilityReport): string {
       ['token', `${r.token.label} (${r.token.manufacturer} ${r.token.model})`],
       ['key types', r.keyTypes.join(', ') || '(none)'],
       ['wrap/unwrap', `${r.wrap.status}: ${r.wrap.detail}`],
-      ['probe', `${r.probe.objects} objects, ${r.probe.durationMs} ms`],
+      ['probe', `${r.probe.objects} objects, ${r.probe.durationMs} ms, ${probeOrigin(r.probe)}`],
     ]),
     '',
     'Checked security properties:',

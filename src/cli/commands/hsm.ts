@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { withContext } from '../context.js';
 import { emit, type GlobalOptions, table } from '../output.js';
-import { registerCapabilities } from './capabilities.js';
+import { probeOrigin, registerCapabilities } from './capabilities.js';
 
 /** `hsmkit hsm info`: module, token, slot, environment, mechanisms, capacity. */
 export function registerHsm(program: Command, globals: () => GlobalOptions): void {
@@ -27,6 +27,10 @@ export function registerHsm(program: Command, globals: () => GlobalOptions): voi
               table([
                 ['member', r.member],
                 ['module', r.module.path],
+                [
+                  'symbols',
+                  `${r.module.symbols ?? 'n/a'}${r.module.symbolsNote ? ` (${r.module.symbolsNote})` : ''}`,
+                ],
                 [
                   'library',
                   `${r.module.manufacturer} ${r.module.description} ${r.module.libraryVersion} (Cryptoki ${r.module.cryptokiVersion})`,
@@ -54,6 +58,10 @@ export function registerHsm(program: Command, globals: () => GlobalOptions): voi
                 ['mechanisms', `${r.mechanisms.length}: ${r.mechanisms.map((m) => m.name).join(' ')}`],
                 ['host pids', r.hostPids.join(', ')],
                 ['connect', `${r.connectMs} ms`],
+                [
+                  'capability probe',
+                  probeOrigin((r as { probe?: { source?: string; probedAt?: string } }).probe),
+                ],
               ]),
               '',
               'Reach the same token with pkcs11-tool:',

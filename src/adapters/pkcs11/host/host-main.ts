@@ -11,9 +11,11 @@ import { encodeFrame, FrameDecoder } from '../ipc/framing.js';
 import { decodeBatch, type Entry, encodeBatch, opName } from '../ipc/messages.js';
 import type {
   AttributesHeader,
+  CapabilitiesHeader,
   FindHeader,
   GenerateHeader,
   InitHeader,
+  ProbeOrigin,
   PublicKeyHeader,
   ReadyHeader,
   SignHeader,
@@ -23,6 +25,7 @@ import { padded } from '../p11.js';
 import { destroyProbeObjects, type ProbeResult, probeCapabilities } from '../vendors/capability-probe.js';
 import { hostStats } from './host-stats.js';
 import { KeyOps } from './key-ops.js';
+import { probeFingerprint } from './probe-fingerprint.js';
 import { ReplicationOps } from './replication-ops.js';
 import { TokenConnection } from './token-connection.js';
 
@@ -32,8 +35,11 @@ let conn: TokenConnection | undefined;
 let ops: KeyOps | undefined;
 let replication: ReplicationOps | undefined;
 let chain: Promise<void> = Promise.resolve();
-/** The capability probe runs once per host, on the first capabilities request (at connect time). */
-let probe: ProbeResult | undefined;
+/**
+ * The capability probe runs once per host, on the first capabilities request (at connect time),
+ * unless that request brings a cached result taken under this host's fingerprint.
+ */
+let probe: { result: ProbeResult; origin: ProbeOrigin } | undefined;
 
 process.title = 'hsmkit-member-host';
 
@@ -114,8 +120,9 @@ function execute(req: Entry): { header?: unknown; body?: Uint8Array } {
     case 'random':
       return { body: ops.random((req.header as { length: number }).length) };
     case 'capabilities':
+      return { header: describe(req.header as CapabilitiesHeader | undefined) };
     case 'tokenInfo':
-      return { header: describe() };
+      return { header: describe(undefined) };
     case 'wrapPrivate':
       return { header: replication!.wrapPrivate(req.header as { id: string; wrappingLabel: string }) };
     case 'unwrapPrivate':
@@ -185,10 +192,20 @@ function initialise(init: InitHeader): ReadyHeader {
     tokenLabel: padded(c.tokenInfo.label),
     poolSize: c.pool.max,
     connectMs: performance.now() - started,
+    ...fingerprintOf(c),
   };
 }
 
-function describe(): unknown {
+/** The probe fingerprint for the ready answer; a token that cannot describe itself just gets no cache. */
+function fingerprintOf(c: TokenConnection): { probeFingerprint?: string } {
+  try {
+    return { probeFingerprint: probeFingerprint(c) };
+  } catch {
+    return {};
+  }
+}
+
+function describe(req: CapabilitiesHeader | undefined): unknown {
   const c = conn!;
   const info = c.p11.C_GetInfo();
   const t = c.p11.C_GetTokenInfo(c.slot);
@@ -201,6 +218,8 @@ function describe(): unknown {
   return {
     module: {
       path: c.init.module,
+      symbols: c.init.symbols,
+      ...(c.init.symbolsNote !== undefined ? { symbolsNote: c.init.symbolsNote } : {}),
       manufacturer: padded(info.manufacturerID),
       description: padded(info.libraryDescription),
       cryptokiVersion: v(info.cryptokiVersion),
@@ -223,8 +242,31 @@ function describe(): unknown {
     vendor: c.profile.id,
     vendorSelectedBy:
       c.init.provider !== undefined ? 'config' : c.profile.id === 'generic' ? 'none' : 'detected',
-    probe: probeResult(c),
+    ...probeResult(c, req?.cachedProbe),
   };
+}
+
+/**
+ * The probe result and how it came about: the parent's cached result when it was taken under this
+ * host's fingerprint (computed now, before probing), else a fresh probe.
+ */
+function probeResult(
+  c: TokenConnection,
+  cached: CapabilitiesHeader['cachedProbe'],
+): { probe: ProbeResult; probeOrigin: ProbeOrigin } {
+  if (!probe) {
+    const fingerprint = probeFingerprint(c);
+    if (cached !== undefined && cached.fingerprint === fingerprint) {
+      probe = {
+        result: cached.result as ProbeResult,
+        origin: { source: 'cached', probedAt: cached.probedAt, fingerprint },
+      };
+    } else {
+      const probedAt = new Date().toISOString();
+      probe = { result: probeOnce(c), origin: { source: 'probed', probedAt, fingerprint } };
+    }
+  }
+  return { probe: probe.result, probeOrigin: probe.origin };
 }
 
 /**
@@ -232,11 +274,6 @@ function describe(): unknown {
  * objects were created and destroyed through this module instance; tpm2-pkcs11 1.9 then mixes up
  * object handles, so the module is re-initialised to start from the token's real state.
  */
-function probeResult(c: TokenConnection): ProbeResult {
-  probe ??= probeOnce(c);
-  return probe;
-}
-
 function probeOnce(c: TokenConnection): ProbeResult {
   const result = probeCapabilities(c, c.profile);
   if (!c.profile.sessionObjects) {

@@ -59,7 +59,8 @@ export class TokenConnection {
       }
     }
     try {
-      this.p11 = loadModule(this.init.module);
+      // With symbols: isolated this is the shim, which loads init.module (named in the host's env).
+      this.p11 = loadModule(this.init.loadPath ?? this.init.module);
     } catch (err) {
       throw new HsmError(
         'HSM_ERR_CONFIG',

@@ -22,6 +22,12 @@ export interface InitHeader {
   reloadIntervalMs: number;
   /** Configured vendor profile id (config `provider:`); absent: detected from C_GetInfo/C_GetTokenInfo. */
   provider?: string;
+  /** Library pkcs11js loads when it is not `module` itself: the isolation shim (isolating-loader.ts). */
+  loadPath?: string;
+  /** How the module's symbols bind (isolating-loader.ts); reported in the description. */
+  symbols: 'isolated' | 'global';
+  /** Why `symbols` differs from what was asked for, when it does. */
+  symbolsNote?: string;
 }
 
 /** What a host reports once it has logged in. */
@@ -31,6 +37,23 @@ export interface ReadyHeader {
   tokenLabel: string;
   poolSize: number;
   connectMs: number;
+  /** The capability-probe fingerprint (host/probe-fingerprint.ts), for the parent's cache lookup. */
+  probeFingerprint?: string;
+}
+
+/** Header of a `capabilities` request: a probe cached by the parent, used when its fingerprint matches. */
+export interface CapabilitiesHeader {
+  cachedProbe?: { fingerprint: string; probedAt: string; result: unknown };
+}
+
+/** How the probe result in a `capabilities` answer came about. */
+export interface ProbeOrigin {
+  /** `probed`: the host ran the probe now; `cached`: the parent's cached result matched the fingerprint. */
+  source: 'probed' | 'cached';
+  /** When the probe ran (ISO 8601). */
+  probedAt: string;
+  /** The host's fingerprint of what the probe depends on. */
+  fingerprint: string;
 }
 
 /** Sign with the private key whose CKA_ID is `k`. Body: the bytes to give C_Sign. */

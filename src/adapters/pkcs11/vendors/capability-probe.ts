@@ -98,6 +98,12 @@ const CKM_AES_CBC_PAD = 0x1085;
 const CKM_NSS_AES_KEY_WRAP_KWP = 0x210b;
 const CKR_KEY_UNEXTRACTABLE = 0x6a;
 const CKR_KEY_NOT_WRAPPABLE = 0x69;
+/**
+ * Version of the probe logic, part of the probe fingerprint (host/probe-fingerprint.ts): bump it
+ * whenever what the probe checks or reports changes, so results cached by an older hsmkit are
+ * probed again rather than reused.
+ */
+export const PROBE_VERSION = 1;
 /** Temporary token objects carry this label prefix, so a crash mid-probe leaves something recognisable. */
 export const PROBE_LABEL_PREFIX = 'hsmkit-capability-probe-';
 

@@ -27,6 +27,8 @@ export interface VendorDescription {
   vendor?: string;
   vendorSelectedBy?: 'config' | 'detected' | 'none';
   probe?: ProbeResult;
+  /** Whether the host probed now or reused a cached result, and when the probe ran. */
+  probeOrigin?: { source: 'probed' | 'cached'; probedAt: string; fingerprint: string };
 }
 
 /** The capability report of a PKCS#11 member: the KMS report plus vendor, probe and checked properties. */
@@ -40,7 +42,18 @@ export interface Pkcs11CapabilityReport extends CapabilityReport {
   refusedKeyTypes: Array<{ type: string; code: string; reason: string }>;
   /** The RFC 5649 wrap/unwrap round trip. */
   wrap: WrapCheck;
-  probe: { objects: string; durationMs: number; mismatchRefusedAtInit?: boolean; notes: string[] };
+  probe: {
+    objects: string;
+    durationMs: number;
+    mismatchRefusedAtInit?: boolean;
+    notes: string[];
+    /** `probed` (run by this host at connect) or `cached` (reused under an equal fingerprint); absent when not probed. */
+    source?: 'probed' | 'cached';
+    /** When the probe ran (ISO 8601). */
+    probedAt?: string;
+    /** SHA-256 of what the probe depends on (module, token, firmware, mechanisms, probe version). */
+    fingerprint?: string;
+  };
 }
 
 /** Options the key manager passes on from its policy. */
@@ -208,6 +221,7 @@ export class TokenCapabilities {
         durationMs: p?.durationMs ?? 0,
         ...(p?.mismatchRefusedAtInit !== undefined ? { mismatchRefusedAtInit: p.mismatchRefusedAtInit } : {}),
         notes: p?.notes ?? [],
+        ...(p && this.d.probeOrigin ? { ...this.d.probeOrigin } : {}),
       },
     };
   }
