@@ -5,33 +5,24 @@
  * a client/server PKI (openssl) and an access policy (`hsmkit policy apply`), starts, kills and
  * restarts the service, and kills only what it started, by pid.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { type Answer, type Call, call } from '../integration/server/https-client.js';
+import {
+  freePort,
+  killProcessGroups,
+  type ServeChild,
+  type ServiceRole,
+  serviceAccessConfig,
+  serviceClients,
+  spawnServe,
+  writeServicePolicy,
+} from '../integration/server/serve-child.js';
 import { type ClientCert, TlsMaterial } from '../integration/server/tls-material.js';
+import { type CliResult, childEnv, runCli } from '../support/cli.js';
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsmToken } from '../support/softhsm.js';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const RUN = join(ROOT, 'src/cli/run.ts');
-
-/** The roles the harness's clients act in, and what each may do. */
-const GRANTS = {
-  admin: ['*'],
-  operator: ['key.create', 'key.list', 'key.get', 'key.public'],
-  signer: ['key.sign', 'key.public', 'key.get'],
-} as const;
-
-/** A result of one CLI run. */
-export interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Options of {@link ServeHarness.create}. */
 export interface ServeHarnessOptions {
@@ -45,23 +36,9 @@ export interface ServeHarnessOptions {
   metrics?: boolean;
 }
 
-/** Finds a free TCP port on 127.0.0.1 (the service is started on it afterwards). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** The service process and its world. */
 export class ServeHarness {
-  #child: ChildProcess | undefined;
-  #exited: Promise<void> = Promise.resolve();
-  #stderr = '';
+  #serve: ServeChild | undefined;
   /** Every service pid this harness started (for the report). */
   readonly pids: number[] = [];
 
@@ -72,7 +49,7 @@ export class ServeHarness {
     readonly tls: TlsMaterial,
     readonly port: number,
     readonly metricsPort: number | undefined,
-    readonly clients: Record<keyof typeof GRANTS, ClientCert>,
+    readonly clients: Record<ServiceRole, ClientCert>,
   ) {}
 
   /** Builds tokens, PKI, config and policy; does not start the service. */
@@ -88,12 +65,6 @@ export class ServeHarness {
       writeFileSync(join(dir, `so-pin-${i}`), t.soPin, { mode: 0o600 });
       return { name: `node${i}`, token_label: t.label, pin_file: `user-pin-${i}`, env: t.env };
     });
-    const identities = Object.keys(GRANTS).map((r) => ({
-      name: `svc-${r}`,
-      match: `cn:svc-${r}`,
-      kind: 'service',
-      roles: [r],
-    }));
     const config = join(dir, 'hsmkit.yaml');
     writeFileSync(
       config,
@@ -117,41 +88,18 @@ export class ServeHarness {
         service: {
           listen: `127.0.0.1:${port}`,
           ...(metricsPort ? { metrics_listen: `127.0.0.1:${metricsPort}` } : {}),
-          tls: {
-            certificate: tls.serverFiles.certificate,
-            key: tls.serverFiles.key,
-            client_ca: tls.serverFiles.clientCa,
-          },
-          identities,
-          rate_limit: { per_second: 10_000, burst: 10_000 },
+          ...serviceAccessConfig(tls),
         },
       }),
       { mode: 0o600 },
     );
-    const clients = Object.fromEntries(Object.keys(GRANTS).map((r) => [r, tls.client(`svc-${r}`)])) as Record<
-      keyof typeof GRANTS,
-      ClientCert
-    >;
-    const h = new ServeHarness(dir, tokens, config, tls, port, metricsPort, clients);
+    const h = new ServeHarness(dir, tokens, config, tls, port, metricsPort, serviceClients(tls));
     if (n > 1) {
       const args = ['cluster', 'init-replication'];
       for (let i = 0; i < n; i++) args.push('--so-pin-file', `node${i}=${join(dir, `so-pin-${i}`)}`);
       await h.cliOk(args);
     }
-    const policy = join(dir, 'policy.yaml');
-    writeFileSync(
-      policy,
-      stringify({
-        name: 'serve-chaos',
-        access: {
-          default_role: 'admin',
-          roles: Object.fromEntries(
-            Object.entries(GRANTS).map(([r, ops]) => [r, [{ operations: [...ops] }]]),
-          ),
-        },
-      }),
-    );
-    await h.cliOk(['policy', 'apply', policy]);
+    await h.cliOk(['policy', 'apply', writeServicePolicy(dir, 'serve-chaos')]);
     return h;
   }
 
@@ -162,7 +110,7 @@ export class ServeHarness {
 
   /** Pid of the running service, if any. */
   get pid(): number | undefined {
-    const c = this.#child;
+    const c = this.#serve?.child;
     return c && c.exitCode === null && c.signalCode === null ? c.pid : undefined;
   }
 
@@ -182,18 +130,8 @@ export class ServeHarness {
   }
 
   /** Runs the CLI from source on this config (or `config`). */
-  cli(args: string[], timeoutMs = 120_000, config = this.config): Promise<CliRun> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        ['--import', 'tsx', RUN, '--config', config, '--json', ...args],
-        { cwd: ROOT, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
-        (err, stdout, stderr) => {
-          const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-          resolve({ code, stdout, stderr });
-        },
-      );
-    });
+  cli(args: string[], timeoutMs = 120_000, config = this.config): Promise<CliResult> {
+    return runCli(['--config', config, '--json', ...args], { timeoutMs });
   }
 
   /** Runs the CLI and throws (with stderr) unless it exits 0. */
@@ -206,43 +144,15 @@ export class ServeHarness {
   /** Starts `hsmkit serve --tls` (with `env` added to its environment) and waits until it listens. */
   async start(timeoutMs = 60_000, env: Record<string, string> = {}): Promise<void> {
     if (this.pid !== undefined) throw new Error('the service is already running');
-    this.#stderr = '';
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', RUN, '--config', this.config, '--json', 'serve', '--tls'],
-      {
-        cwd: ROOT,
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        // Its own process group, shared by its member hosts: cleanup can end exactly those.
-        detached: true,
-      },
-    );
-    this.#child = child;
-    this.pids.push(child.pid!);
-    this.#exited = new Promise((r) => child.once('exit', () => r()));
-    child.stderr!.on('data', (d: Buffer) => {
-      this.#stderr = (this.#stderr + d.toString()).slice(-20_000);
+    const serve = spawnServe({
+      config: this.config,
+      env: { ...childEnv(), ...env },
+      name: 'serve',
+      timeoutMs,
     });
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(
-        () => reject(new Error(`serve did not listen in time: ${this.#stderr}`)),
-        timeoutMs,
-      );
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('"listening"')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        // With --json the CLI reports its error on stdout.
-        reject(new Error(`serve exited (${code}) before listening: ${this.#stderr}${out.slice(-2000)}`));
-      });
-    });
+    this.#serve = serve;
+    this.pids.push(serve.child.pid!);
+    await serve.listening;
   }
 
   /** SIGKILLs the service (its member hosts notice and exit by themselves) and waits for the exit. */
@@ -250,7 +160,7 @@ export class ServeHarness {
     const pid = this.pid;
     if (pid === undefined) return;
     process.kill(pid, 'SIGKILL');
-    await this.#exited;
+    await this.#serve?.exited;
   }
 
   /** Stops the service with SIGTERM (graceful) and waits. */
@@ -258,12 +168,12 @@ export class ServeHarness {
     const pid = this.pid;
     if (pid === undefined) return;
     process.kill(pid, 'SIGTERM');
-    await this.#exited;
+    await this.#serve?.exited;
   }
 
   /** The service's last stderr (for failure messages). */
   get stderr(): string {
-    return this.#stderr;
+    return this.#serve?.stderr() ?? '';
   }
 
   /** Sends one request to the service as `client`. */
@@ -275,13 +185,7 @@ export class ServeHarness {
   async cleanup(): Promise<void> {
     await this.kill().catch(() => undefined);
     // Member hosts orphaned by a SIGKILLed service exit when their socket closes; make sure.
-    for (const pid of this.pids) {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        // the group is gone already
-      }
-    }
+    killProcessGroups(this.pids);
     await new Promise((r) => setTimeout(r, 200));
     for (const t of this.tokens) t.cleanup();
     rmSync(this.dir, { recursive: true, force: true });

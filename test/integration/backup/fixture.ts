@@ -3,21 +3,17 @@
  * backup KEK (custodian keys in files), two keys backed up into a signed file, and an hsmkit
  * config naming the token as member `m0`. Everything lives in one temp directory.
  */
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { Pkcs11BackupKekMember } from '../../../src/adapters/pkcs11/backup-kek-member.js';
 import { Pkcs11KeyManager } from '../../../src/adapters/pkcs11/pkcs11-key-manager.js';
 import { createBackup, createBackupKek, serializeBackup } from '../../../src/backup/index.js';
 import { Secret } from '../../../src/config/secret.js';
+import { type CliResult, runCli } from '../../support/cli.js';
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsmToken } from '../../support/softhsm.js';
-
-const execFileP = promisify(execFile);
-const ROOT = new URL('../../../', import.meta.url).pathname;
 
 /** What {@link makeBackupFixture} made. */
 export interface BackupFixture {
@@ -112,19 +108,7 @@ export async function makeBackupFixture(
   };
 }
 
-/** Runs the CLI from source; never throws on a non-zero exit. */
-export async function cli(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await execFileP(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-    });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+/** Runs the CLI from source with `env` added to this process's environment; never throws on a non-zero exit. */
+export function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return runCli(args, { env });
 }

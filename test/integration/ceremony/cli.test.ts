@@ -6,28 +6,18 @@
  * verifies it and `ceremony verify` accepts the transcript, and refuses it with one byte changed.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
 import type { Challenge } from '../../../src/ceremony/challenge.js';
 import { hsmkitPaths } from '../../../src/config/home.js';
+import { CLI_ENTRY, type CliResult, REPO_ROOT, runCli } from '../../support/cli.js';
 import { SOFTHSM_MODULE, type SoftHsmToken } from '../../support/softhsm.js';
 import { listObjects, openssl } from '../../support/tools.js';
 import { CUSTODIAN_KEY, type Custodian, makeCustodian } from './support.js';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const RUN = join(ROOT, 'src/cli/run.ts');
-
-interface Run {
-  args: string[];
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let tmp = '';
 let home = '';
@@ -41,24 +31,11 @@ function env(): NodeJS.ProcessEnv {
   return e;
 }
 
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', RUN, ...args],
-      { cwd: ROOT, env: env(), timeout: 120_000, encoding: 'utf8' },
-      (err, stdout, stderr) =>
-        resolve({
-          args,
-          code: err === null ? 0 : typeof err.code === 'number' ? err.code : null,
-          stdout,
-          stderr,
-        }),
-    );
-  });
+function cli(...args: string[]): Promise<CliResult> {
+  return runCli(args, { env: { HSMKIT_HOME: home }, unsetEnv: ['HSMKIT_CONFIG'], timeoutMs: 120_000 });
 }
 
-const fmt = (r: Run) => `hsmkit ${r.args.join(' ')} -> ${r.code}\n${r.stdout}\n${r.stderr}`;
+const fmt = (r: CliResult) => `hsmkit ${r.args.join(' ')} -> ${r.code}\n${r.stdout}\n${r.stderr}`;
 
 async function ok<T = Record<string, unknown>>(...args: string[]): Promise<T> {
   const r = await cli(...args, '--json');
@@ -227,9 +204,9 @@ describe('hsmkit ceremony', () => {
     // Run, and kill it the moment the key-generation step is recorded (step 2 then waits).
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', RUN, 'ceremony', 'run', script, '--non-interactive', '--wait', '120'],
+      ['--import', 'tsx', CLI_ENTRY, 'ceremony', 'run', script, '--non-interactive', '--wait', '120'],
       {
-        cwd: ROOT,
+        cwd: REPO_ROOT,
         env: env(),
         stdio: 'ignore',
       },

@@ -4,24 +4,12 @@
  * the CLI run from source as a child process with `--server`. The CLI runs asynchronously: the
  * service answers in this very process, so a synchronous child would block it.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { type CliResult, cliErrorCode, cliJson, cliOk, runCli } from '../../support/cli.js';
 import type { ServiceFixture } from '../server/service-fixture.js';
 import type { ClientCert } from '../server/tls-material.js';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const RUN = join(ROOT, 'src/cli/run.ts');
-
-/** What one CLI process produced. */
-export interface CliResult {
-  args: string[];
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Every output of the file's CLI runs, scanned for secrets at the end. */
 export const transcript: CliResult[] = [];
@@ -57,47 +45,16 @@ export function remoteArgs(f: ServiceFixture | string, caFile: string, client?: 
   ];
 }
 
-/** Runs the CLI from source (`node --import tsx src/cli/run.ts …`). */
+/** Runs the CLI from source (minimal environment, 120 s limit), recording it in the transcript. */
 export function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', RUN, ...args],
-      {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-        maxBuffer: 64 * 1024 * 1024,
-        timeout: 120_000,
-      },
-      (err, stdout, stderr) => {
-        const code = err ? ((err as { code?: unknown }).code as number | null) : 0;
-        const r = { args, code: typeof code === 'number' ? code : null, stdout, stderr };
-        transcript.push(r);
-        resolve(r);
-      },
-    );
-  });
+  return runCli(args, { env, minimalEnv: true, timeoutMs: 120_000, transcript });
 }
 
 /** Parses the --json output of a run, with the run's streams in the failure message. */
-export function json<T = any>(r: CliResult): T {
-  try {
-    return JSON.parse(r.stdout) as T;
-  } catch {
-    throw new Error(`not JSON (exit ${r.code}): ${r.stdout.slice(0, 400)} | ${r.stderr.slice(0, 400)}`);
-  }
-}
+export const json = cliJson;
 
 /** A run that must succeed. */
-export function ok(r: CliResult): CliResult {
-  if (r.code !== 0)
-    throw new Error(
-      `hsmkit ${r.args.join(' ')} exited ${r.code}: ${r.stderr.slice(0, 600)} ${r.stdout.slice(0, 600)}`,
-    );
-  return r;
-}
+export const ok = cliOk;
 
 /** The HSM_ERR_* code a failed run printed (text mode, stderr). */
-export function errorCode(r: CliResult): string | undefined {
-  return /hsmkit: (HSM_ERR_[A-Z_]+):/.exec(r.stderr)?.[1];
-}
+export const errorCode = cliErrorCode;

@@ -6,22 +6,12 @@
  * every time and writes nothing.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const RUN = join(ROOT, 'src/cli/run.ts');
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { type CliResult, runCli } from '../../support/cli.js';
 
 interface InfoJson {
   probe: { source?: string; probedAt?: string; fingerprint?: string };
@@ -31,19 +21,7 @@ let home: string;
 let pins: string[] = [];
 
 function cli(...args: string[]): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, HSMKIT_HOME: home };
-  delete env.HSMKIT_CONFIG;
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', RUN, ...args],
-      { cwd: ROOT, env, timeout: 60_000, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+  return runCli(args, { env: { HSMKIT_HOME: home }, unsetEnv: ['HSMKIT_CONFIG'], timeoutMs: 60_000 });
 }
 
 /** A result for assertion messages, PINs redacted. */

@@ -11,30 +11,19 @@
  * delete) and the secrets scan run afterwards, in their own sequential suites.
  */
 import assert from 'node:assert/strict';
-import { type ExecFileException, execFile } from 'node:child_process';
 import { verify as nodeVerify, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { type CliResult, concurrencyLimit, runCli, runProcess } from '../../support/cli.js';
 import { openssl, parseListObjects } from '../../support/tools.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const RUN = join(ROOT, 'src/cli/run.ts');
 const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 const TOKEN_LABEL = 'hsmkit-dev';
 /** Most CLI processes running at once (each starts a member-host child too). */
 const PARALLEL = 4;
-
-/** What one process run produced; `code` is null when it was killed. */
-interface CliResult {
-  args: string[];
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 interface KeyJson {
   uri: string;
@@ -108,43 +97,14 @@ function fmt(r: CliResult): string {
   return redact(`hsmkit ${r.args.join(' ')} -> exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
 }
 
-let running = 0;
-const waiting: Array<() => void> = [];
+/** Gates every process of the file: at most PARALLEL at once. */
+const limited = concurrencyLimit(PARALLEL);
 
-/** Runs a program without a shell, at most PARALLEL at once; never throws for a non-zero exit. */
-async function runProgram(
-  program: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  recordArgs: string[],
-): Promise<CliResult> {
-  while (running >= PARALLEL) await new Promise<void>((resolve) => waiting.push(resolve));
-  running++;
-  try {
-    return await new Promise<CliResult>((resolve) => {
-      execFile(
-        program,
-        args,
-        { cwd: ROOT, env, timeout: 60_000, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
-        (err: ExecFileException | null, stdout: string, stderr: string) => {
-          const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
-          const r: CliResult = { args: recordArgs, code, stdout, stderr };
-          transcript.push(r);
-          resolve(r);
-        },
-      );
-    });
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
-}
-
-/** Runs the CLI from source with HSMKIT_HOME set to this file's home. */
+/** Runs the CLI from source with HSMKIT_HOME set to this file's home (and no HSMKIT_CONFIG). */
 function cli(...args: string[]): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, HSMKIT_HOME: home };
-  delete env.HSMKIT_CONFIG;
-  return runProgram(process.execPath, ['--import', 'tsx', RUN, ...args], env, args);
+  return limited(() =>
+    runCli(args, { env: { HSMKIT_HOME: home }, unsetEnv: ['HSMKIT_CONFIG'], timeoutMs: 60_000, transcript }),
+  );
 }
 
 /** Runs several CLI invocations (concurrently, within PARALLEL); results in the order given. */
@@ -246,7 +206,14 @@ async function runPkcs11ToolHint(): Promise<CliResult> {
   const login = args.indexOf('--login');
   assert.ok(login >= 0, `the pkcs11-tool line has no --login: ${line}`);
   const withPin = [...args.slice(0, login + 1), '--pin', userPin, ...args.slice(login + 1)];
-  const r = await runProgram('pkcs11-tool', withPin, env, ['(pkcs11-tool)', ...args]);
+  const r = await limited(() =>
+    runProcess('pkcs11-tool', withPin, {
+      env,
+      timeoutMs: 60_000,
+      transcript,
+      recordArgs: ['(pkcs11-tool)', ...args],
+    }),
+  );
   assert.equal(r.code, 0, redact(`pkcs11-tool exit ${r.code}: ${r.stderr}`));
   return r;
 }

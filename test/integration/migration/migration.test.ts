@@ -7,53 +7,32 @@
  * the re-issued certificate under the CA.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import type { MemberOptions } from '../../../src/adapters/pkcs11/member.js';
 import { Pkcs11KeyManager } from '../../../src/adapters/pkcs11/pkcs11-key-manager.js';
 import type { KeyOutcome, MigrationPlan } from '../../../src/migration/index.js';
 import { Store } from '../../../src/store/store.js';
+import { type CliResult, runCli as cli } from '../../support/cli.js';
 import type { LocalModule } from '../../support/modules/local-module.js';
 import { startNss } from '../../support/modules/nss.js';
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsmToken } from '../../support/softhsm.js';
 import { type ListedObject, listObjects, openssl, parseListObjects } from '../../support/tools.js';
 
-const run = promisify(execFile);
-const ROOT = new URL('../../../', import.meta.url).pathname;
 const SHIM_SOURCE = new URL('./nss-init-shim.c', import.meta.url).pathname;
 
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[]): Promise<CliRun> {
-  try {
-    const r = await run(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', ...args], {
-      cwd: ROOT,
-      maxBuffer: 32 * 1024 * 1024,
-    });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-function json<T = { error: { code: string } }>(r: CliRun): T {
+function json<T = { error: { code: string } }>(r: CliResult): T {
   assert.doesNotThrow(() => JSON.parse(r.stdout), `not JSON (exit ${r.code}): ${r.stderr.slice(0, 2000)}`);
   return JSON.parse(r.stdout) as T;
 }
 
-function ok<T>(r: CliRun, what: string): T {
+function ok<T>(r: CliResult, what: string): T {
   assert.equal(r.code, 0, `${what} exited ${r.code}: ${r.stdout.slice(0, 3000)} ${r.stderr.slice(0, 2000)}`);
   return json<T>(r);
 }

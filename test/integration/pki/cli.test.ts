@@ -5,72 +5,34 @@
  * lifecycle.test.ts. Output files are never overwritten; no output ever contains a PIN.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { compactVerify, importX509 } from 'jose';
+import { CLI_ENTRY, type CliResult, concurrencyLimit, REPO_ROOT, runCli } from '../../support/cli.js';
 import { openssl } from '../../support/tools.js';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const RUN = join(ROOT, 'src/cli/run.ts');
-
-interface Run {
-  args: string[];
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let tmp = '';
 let home = '';
 let w = '';
-const transcript: Run[] = [];
+const transcript: CliResult[] = [];
 let server: ChildProcess | undefined;
 let port = 0;
 
 /** Most CLI processes at once: each also starts a member host, and the token is one file store. */
 const PARALLEL = 4;
-let running = 0;
-const waiting: Array<() => void> = [];
+const limited = concurrencyLimit(PARALLEL);
 
-async function cli(...args: string[]): Promise<Run> {
-  while (running >= PARALLEL) await new Promise<void>((resolve) => waiting.push(resolve));
-  running++;
-  try {
-    return await cliNow(args);
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
+function cli(...args: string[]): Promise<CliResult> {
+  return limited(() =>
+    runCli(args, { env: { HSMKIT_HOME: home }, unsetEnv: ['HSMKIT_CONFIG'], timeoutMs: 120_000, transcript }),
+  );
 }
 
-function cliNow(args: string[]): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, HSMKIT_HOME: home };
-  delete env.HSMKIT_CONFIG;
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', RUN, ...args],
-      { cwd: ROOT, env, timeout: 120_000, encoding: 'utf8' },
-      (err, stdout, stderr) => {
-        const r = {
-          args,
-          code: err === null ? 0 : typeof err.code === 'number' ? err.code : null,
-          stdout,
-          stderr,
-        };
-        transcript.push(r);
-        resolve(r);
-      },
-    );
-  });
-}
-
-function fmt(r: Run): string {
+function fmt(r: CliResult): string {
   return `hsmkit ${r.args.join(' ')} -> ${r.code}\n${r.stdout}\n${r.stderr}`;
 }
 
@@ -118,8 +80,8 @@ function startServe(): Promise<void> {
     delete env.HSMKIT_CONFIG;
     server = spawn(
       process.execPath,
-      ['--import', 'tsx', RUN, 'serve', '--listen', `127.0.0.1:${port}`, '--json'],
-      { cwd: ROOT, env },
+      ['--import', 'tsx', CLI_ENTRY, 'serve', '--listen', `127.0.0.1:${port}`, '--json'],
+      { cwd: REPO_ROOT, env },
     );
     let out = '';
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 60_000);
