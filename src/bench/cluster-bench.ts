@@ -177,6 +177,13 @@ export class BenchCluster {
         await Promise.race([recovered, sleep(10_000)]);
         samples.push(performance.now() - at);
         waiting.length = 0;
+        // The calls can fail over before the member has seen its host exit; the next round must
+        // not take the dead host for a live one.
+        await waitFor(
+          () => !cl.kms[0]!.member.hostPids.includes(pid),
+          10_000,
+          'the member did not see its host exit',
+        );
       }
     } finally {
       // Also when a kill went wrong: the callers must stop before the cluster closes, or they
@@ -199,10 +206,14 @@ export class BenchCluster {
   }
 }
 
-async function waitFor(cond: () => boolean, ms: number): Promise<void> {
+async function waitFor(
+  cond: () => boolean,
+  ms: number,
+  what = 'cluster member did not come back',
+): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
-    if (Date.now() > end) throw new Error('cluster member did not come back');
+    if (Date.now() > end) throw new Error(what);
     await sleep(20);
   }
 }

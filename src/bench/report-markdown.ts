@@ -51,6 +51,24 @@ export function benchMarkdown(r: BenchReport): string {
         `| ${t.key} | ${f(t.hsmkit.opsPerSec)} | ${f(t.hsmkit.p50ms, 2)} / ${f(t.hsmkit.p99ms, 2)} | ${f(t.c.opsPerSec)} (${t.c.mode}) | ${f(t.c.p50ms, 3)} / ${f(t.c.p99ms, 3)} | **${f(t.ratio, 2)}** | ${t.perRound.map((p) => f(p.ratio, 2)).join(', ')} | ${f(t.hsmkit.cpuCores, 2)} / ${f(t.c.cpuCores, 2)} | ${t.hsmkit.errors} |`,
       );
     o.push('');
+    const sat = fig.throughput.filter((t) => t.saturation);
+    if (sat.length) {
+      o.push(
+        `### Latency at full load (${sat[0]!.saturation!.callers} callers: 2 per host process, every session busy, no queue beyond one call)`,
+        '',
+        `With ${r.config.inFlight} callers the latency above is mostly queueing (callers ÷ rate). Here each session always has one call in the token and the next waiting.`,
+        '',
+        '| Key | sig/s | share of the rate above | p50 / p99 ms | C p50 / p99 ms (2 workers) |',
+        '|---|--:|--:|--:|--:|',
+      );
+      for (const t of sat) {
+        const s = t.saturation!;
+        o.push(
+          `| ${t.key} | ${f(s.opsPerSec)} | ${f((100 * s.opsPerSec) / t.hsmkit.opsPerSec)} % | ${f(s.p50ms, 2)} / ${f(s.p99ms, 2)} | ${f(t.c.p50ms, 3)} / ${f(t.c.p99ms, 3)} |`,
+        );
+      }
+      o.push('');
+    }
   }
   if (fig.batch) {
     o.push(

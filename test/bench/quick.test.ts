@@ -55,6 +55,7 @@ describe('hsmkit bench --quick', () => {
     for (const heading of [
       '## Targets',
       '## Library throughput',
+      '### Latency at full load',
       '## HTTP',
       '## Failover',
       '## Cluster scaling',
@@ -83,9 +84,12 @@ describe('hsmkit bench --quick', () => {
         [t.hsmkit.p99ms, 'p99'],
         [t.c.opsPerSec, 'C ops/s'],
         [t.ratio, 'ratio'],
+        [t.saturation?.opsPerSec, 'full-load ops/s'],
+        [t.saturation?.p99ms, 'full-load p99'],
       ])
         num(v, `${t.key} ${w}`);
       assert.ok(t.hsmkit.opsPerSec > 0 && t.c.opsPerSec > 0, `${t.key}: a side signed nothing`);
+      assert.equal(t.saturation.callers, 2 * report.config.hostProcesses);
     }
   });
 
