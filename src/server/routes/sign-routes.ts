@@ -27,6 +27,8 @@ const common = {
 
 /** A precomputed digest: at most 64 bytes (SHA-512), base64. */
 const digestSchema = base64(88);
+/** A message in a batch item (EdDSA and ML-DSA sign the message itself): at most 64 KiB, base64. */
+const batchDataSchema = base64(87_384);
 
 const signSchema = {
   type: 'object',
@@ -64,7 +66,7 @@ function decode(text: string, field: string): Uint8Array {
   return bytes;
 }
 
-/** `POST /v1/sign` and `POST /v1/sign/batch` (up to `batchSize` digests, results in order). */
+/** `POST /v1/sign` and `POST /v1/sign/batch` (up to `batchSize` digests or messages, results in order). */
 export function registerSignRoutes(
   app: FastifyInstance,
   km: (req: FastifyRequest) => GovernedKeyManager,
@@ -98,7 +100,7 @@ export function registerSignRoutes(
     '/v1/sign/batch',
     {
       schema: {
-        summary: `Sign up to ${batchSize} digests; each item succeeds or fails alone`,
+        summary: `Sign up to ${batchSize} digests or messages (up to 64 KiB each); each item succeeds or fails alone`,
         body: {
           type: 'object',
           additionalProperties: false,
@@ -111,8 +113,9 @@ export function registerSignRoutes(
               items: {
                 type: 'object',
                 additionalProperties: false,
-                required: ['key', 'digest'],
-                properties: { ...common, digest: digestSchema },
+                required: ['key'],
+                oneOf: [{ required: ['digest'] }, { required: ['data'] }],
+                properties: { ...common, digest: digestSchema, data: batchDataSchema },
               },
             },
           },

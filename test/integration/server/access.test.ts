@@ -4,8 +4,14 @@
  * identities that map to nothing or to two entries, MFA for the human operator, and rate limits.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { generate } from 'otplib';
 import { initCa } from '../../../src/pki/ca.js';
 import { createCsr } from '../../../src/pki/csr.js';
@@ -417,6 +423,84 @@ describe('service access over mutual TLS', () => {
     assert.equal(r[1]!.error!.status, 404);
     // A 20-byte digest is not a SHA-256 digest.
     assert.equal(r[2]!.error!.code, 'HSM_ERR_INVALID_INPUT');
+  });
+
+  it('a batch of messages (EdDSA signs the message itself) verifies with openssl; digest and data together are refused', async () => {
+    await f.ctx.km.createKey({ label: 'shared-ed', type: 'ed25519' });
+    const messages = ['first', 'second', 'x'.repeat(10_000)].map((m) => Buffer.from(m));
+    const a = await f.send({
+      method: 'POST',
+      path: '/v1/sign/batch',
+      client: f.clients.signer,
+      body: { items: messages.map((m) => ({ key: 'shared-ed', data: m.toString('base64') })) },
+    });
+    assert.equal(a.status, 200, a.text);
+    const results = a.json.results as Array<{ ok: boolean; signature: string }>;
+    const dir = mkdtempSync(join(tmpdir(), 'hsmkit-batch-ed-'));
+    try {
+      const pub = join(dir, 'pub.pem');
+      writeFileSync(pub, (await f.ctx.km.getKey('shared-ed')).publicKeyPem);
+      const verifies = (sig: string, msg: Buffer) => {
+        writeFileSync(join(dir, 'sig'), Buffer.from(sig, 'base64'));
+        writeFileSync(join(dir, 'msg'), msg);
+        const args = ['pkeyutl', '-verify', '-pubin', '-inkey', pub, '-rawin', '-in', join(dir, 'msg')];
+        return spawnSync('openssl', [...args, '-sigfile', join(dir, 'sig')]).status === 0;
+      };
+      for (const [i, m] of messages.entries()) {
+        assert.ok(results[i]!.ok, `item ${i}`);
+        assert.ok(verifies(results[i]!.signature, m), `openssl refused the signature of item ${i}`);
+      }
+      assert.ok(!verifies(results[0]!.signature, messages[1]!), 'a signature verified for another message');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const both = await f.send({
+      method: 'POST',
+      path: '/v1/sign/batch',
+      client: f.clients.signer,
+      body: { items: [{ key: 'shared-ed', data: 'AA==', digest: 'AA==' }] },
+    });
+    assert.equal(both.status, 400, both.text);
+    assert.equal(problemCode(both), 'HSM_ERR_INVALID_INPUT');
+  });
+
+  it('a TLS 1.2 client cannot renegotiate (the certificate read at the first request stays the connection’s)', async () => {
+    const url = new URL(f.base);
+    const socket = tlsConnect({
+      host: url.hostname,
+      port: Number(url.port),
+      ca: f.tls.ca,
+      cert: f.clients.signer.cert,
+      key: f.clients.signer.key,
+      maxVersion: 'TLSv1.2',
+      servername: 'localhost',
+    });
+    await once(socket, 'secureConnect');
+    const http11 = (path: string) =>
+      new Promise<string>((resolve) => {
+        let text = '';
+        const onData = (d: Buffer) => {
+          text += d.toString();
+          if (text.includes('\r\n\r\n')) {
+            socket.off('data', onData);
+            resolve(text);
+          }
+        };
+        socket.on('data', onData);
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+      });
+    assert.match(await http11('/healthz'), /^HTTP\/1\.1 200/);
+    const outcome = await new Promise<string>((resolve) => {
+      socket.once('error', (e: NodeJS.ErrnoException) => resolve(`refused: ${e.code ?? e.message}`));
+      socket.once('close', () => resolve('closed'));
+      socket.renegotiate({ rejectUnauthorized: true }, (err) =>
+        resolve(err ? `refused: ${err.message}` : 'renegotiated'),
+      );
+    });
+    assert.notEqual(outcome, 'renegotiated');
+    socket.destroy();
+    // The service still answers new connections.
+    assert.equal((await f.send({ path: '/healthz', client: f.clients.admin })).status, 200);
   });
 
   it('a connection without a client certificate is refused by the TLS layer', async () => {
