@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { HsmError } from '../errors/index.js';
 import { authenticationHook } from './authenticate.js';
+import { pinPeerCertificate } from './client-identity.js';
 import { registerIdempotency } from './idempotency.js';
 import { JobRunner } from './job-runner.js';
 import { collectOpenApi } from './openapi.js';
@@ -59,6 +60,9 @@ export function buildApp(
       }
     },
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+
+  // One certificate per connection: no renegotiation (client-identity.ts).
+  if (serverOptions.https) app.server.on('secureConnection', pinPeerCertificate);
 
   // JSON only (and OCSP's DER): a text/plain body is 415, not a string the schema then rejects.
   app.removeContentTypeParser(['application/json', 'text/plain']);

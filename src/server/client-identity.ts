@@ -13,12 +13,32 @@ export interface PeerCertificate {
   fingerprint256: string;
 }
 
+/** What each connection's verified certificate maps to, read once per connection. */
+const perConnection = new WeakMap<TLSSocket, PeerCertificate | undefined>();
+
+/**
+ * Refuses TLS renegotiation on a service connection (a client-initiated renegotiation is a DoS
+ * vector, and with TLS 1.2 it could present another certificate mid-connection), so the peer
+ * certificate read at the first request stays the connection's certificate.
+ */
+export function pinPeerCertificate(socket: TLSSocket): void {
+  socket.disableRenegotiation();
+}
+
 /**
  * The client certificate of a TLS connection, only when the TLS layer verified it against the
- * client CA (`socket.authorized`); undefined for plain connections and `app.inject()`.
+ * client CA (`socket.authorized`); undefined for plain connections and `app.inject()`. Parsed once
+ * per connection (getPeerCertificate builds the whole certificate object each time).
  */
 export function peerCertificate(socket: Socket): PeerCertificate | undefined {
   if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined;
+  if (perConnection.has(socket)) return perConnection.get(socket);
+  const cert = readPeerCertificate(socket);
+  perConnection.set(socket, cert);
+  return cert;
+}
+
+function readPeerCertificate(socket: TLSSocket): PeerCertificate | undefined {
   const cert = socket.getPeerCertificate();
   if (!cert || Object.keys(cert).length === 0) return undefined;
   const cnValue = cert.subject?.CN as string | string[] | undefined;
