@@ -30,14 +30,16 @@ export async function httpFigure(
   svc: ServiceUnderTest,
   key: BenchKey,
   batchSize: number,
+  /** One signature per request (`POST /v1/sign`): the per-request cost, rather than bulk. */
+  single = false,
 ): Promise<HttpFigure> {
   const cr = await c.best(key, cfg.quick ? 1 : cfg.httpSeconds / 2, cfg.quick);
-  const single = key.cMech === 'eddsa';
   await svc.metric('nodejs_eventloop_lag_p99_seconds'); // resets the service's histogram
   const r = await svc.load(key, {
     connections: cfg.httpConnections * (single ? 8 : 1),
     warmupMs: cfg.quick ? 500 : 1000,
     seconds: cfg.httpSeconds,
+    single,
   });
   const eventLoop = await svc.metric('nodejs_eventloop_lag_p99_seconds');
   if (r.requests === 0)

@@ -149,25 +149,27 @@ export class ServiceUnderTest {
   }
 
   /**
-   * Runs the load generator in its own process: `POST /v1/sign/batch` of `batchSize` digests, or
-   * for EdDSA keys (the batch route takes digests only) `POST /v1/sign` of the message.
+   * Runs the load generator in its own process: `POST /v1/sign/batch` of `batchSize` items, or with
+   * `single` one `POST /v1/sign` per signature. Items are digests, or for EdDSA (which signs the
+   * message itself) the message.
    */
   load(
     key: BenchKey,
-    o: { connections: number; warmupMs: number; seconds?: number; items?: number },
+    o: { connections: number; warmupMs: number; seconds?: number; items?: number; single?: boolean },
   ): Promise<LoadResult> {
-    const eddsa = key.cMech === 'eddsa';
-    const item: Record<string, unknown> = eddsa
-      ? { key: key.label, data: key.message.toString('base64') }
-      : { key: key.label, digest: DIGEST.toString('base64') };
+    const { single = false, ...rest } = o;
+    const item: Record<string, unknown> =
+      key.cMech === 'eddsa'
+        ? { key: key.label, data: key.message.toString('base64') }
+        : { key: key.label, digest: DIGEST.toString('base64') };
     if (key.request.algorithm) item.algorithm = key.request.algorithm;
     const job = {
-      url: `${this.base}/v1/sign${eddsa ? '' : '/batch'}`,
+      url: `${this.base}/v1/sign${single ? '' : '/batch'}`,
       ca: this.tls.ca,
       cert: this.tls.clientCert,
       key: this.tls.clientKey,
-      body: JSON.stringify(eddsa ? item : { items: Array.from({ length: this.batchSize }, () => item) }),
-      ...o,
+      body: JSON.stringify(single ? item : { items: Array.from({ length: this.batchSize }, () => item) }),
+      ...rest,
     };
     return new Promise((resolve, reject) => {
       execFile(

@@ -106,14 +106,16 @@ describe('hsmkit bench --quick', () => {
       for (const v of [l.hsmkit.p50us, l.hsmkit.p99us, l.c.p50us, l.p50Ratio]) num(v, `latency ${l.key}`);
   });
 
-  it('HTTP through serve --tls: P-256 and RSA-2048 batches (and Ed25519), event loop and memory', () => {
+  it('HTTP through serve --tls: P-256, RSA-2048 and Ed25519 batches, single requests, event loop and memory', () => {
     const http = report.figures.http;
     assert.deepEqual(
-      http.map((h: Json) => [h.key, h.route]),
+      http.map((h: Json) => [h.key, h.route, h.itemsPerRequest]),
       [
-        ['P-256', 'POST /v1/sign/batch'],
-        ['RSA-2048', 'POST /v1/sign/batch'],
-        ['Ed25519', 'POST /v1/sign'],
+        ['P-256', 'POST /v1/sign/batch', report.config.batchItems],
+        ['RSA-2048', 'POST /v1/sign/batch', report.config.batchItems],
+        ['Ed25519', 'POST /v1/sign/batch', report.config.batchItems],
+        ['P-256', 'POST /v1/sign', 1],
+        ['Ed25519', 'POST /v1/sign', 1],
       ],
     );
     for (const h of http) {
