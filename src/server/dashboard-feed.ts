@@ -176,11 +176,11 @@ export class DashboardFeed {
   async #newAudit(): Promise<AuditView[]> {
     const audit = this.src.audit;
     if (!audit) return [];
-    if (this.#auditSeq === 0) {
-      const tip = await audit.tip();
-      this.#auditSeq = Math.max(0, (tip?.seq ?? 0) - KEEP_AUDIT);
-    }
-    const rows = await audit.list({ fromSeq: this.#auditSeq + 1 });
+    // Only the newest KEEP_AUDIT records are shown: read from there, not every record since the
+    // last tick (under load that was thousands of rows a second, read and built on the event loop).
+    const tip = (await audit.tip())?.seq ?? 0;
+    if (tip <= this.#auditSeq) return [];
+    const rows = await audit.list({ fromSeq: Math.max(this.#auditSeq + 1, tip - KEEP_AUDIT + 1) });
     if (rows.length === 0) return [];
     this.#auditSeq = rows.at(-1)!.seq;
     const views = rows.slice(-KEEP_AUDIT).map(view);
