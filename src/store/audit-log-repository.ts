@@ -5,6 +5,7 @@ import { HsmError } from '../errors/index.js';
 import type { StoreDialect } from './migrations.js';
 import type { AuditLogTable, Database } from './schema.js';
 import { storeDialectOf } from './store-dialect.js';
+import { isTransientPostgresError } from './transient-error.js';
 
 /** Advisory lock key of the audit chain on PostgreSQL (any fixed 64-bit number; "hsmaudit"). */
 export const AUDIT_ADVISORY_LOCK = 0x68736d6175646974n;
@@ -23,39 +24,61 @@ export class AuditLogRepository implements AuditStore {
     private readonly db: Kysely<Database>,
     /** Default: read from `db`'s adapter. */
     private readonly dialect: StoreDialect = storeDialectOf(db),
+    /**
+     * How long an append keeps trying while PostgreSQL is unreachable (a restart, a failover)
+     * before it fails. The record is usually of an operation the HSM has already performed, so
+     * waiting for the database beats losing the record. Default 15 s.
+     */
+    private readonly retryMs = 15_000,
   ) {}
 
   async append(seal: (seq: number, prevHash: string) => AuditRecord): Promise<AuditRecord> {
-    return this.#locked(async (db) => {
-      const tip = await this.#chainEnd(db);
-      const rec = seal((tip?.seq ?? 0) + 1, tip?.hash ?? '0'.repeat(64));
-      await db.insertInto('audit_log').values(toRow(rec)).execute();
-      return rec;
-    }, true);
+    return (await this.appendMany([seal]))[0]!;
   }
 
   async appendMany(
     seals: ReadonlyArray<(seq: number, prevHash: string) => AuditRecord>,
   ): Promise<AuditRecord[]> {
     if (seals.length === 0) return [];
-    return this.#locked(async (db) => {
-      const tip = await this.#chainEnd(db);
-      let seq = tip?.seq ?? 0;
-      let prev = tip?.hash ?? '0'.repeat(64);
-      const recs = seals.map((seal) => {
-        const rec = seal(++seq, prev);
-        prev = rec.hash;
-        return rec;
-      });
-      // Bounded multi-row inserts (SQLite allows at most 32,766 bound values per statement).
-      for (let i = 0; i < recs.length; i += 100) {
-        await db
-          .insertInto('audit_log')
-          .values(recs.slice(i, i + 100).map(toRow))
-          .execute();
+    const deadline = Date.now() + this.retryMs;
+    // The records the last failed attempt tried to write: its commit may have gone through
+    // before the connection died, and then they must not be written twice.
+    let attempted: AuditRecord[] | undefined;
+    for (let pause = 100; ; pause = Math.min(2 * pause, 1000)) {
+      try {
+        return await this.#locked(async (db) => {
+          if (attempted && (await this.#written(db, attempted.at(-1)!))) return attempted;
+          const tip = await this.#chainEnd(db);
+          let seq = tip?.seq ?? 0;
+          let prev = tip?.hash ?? '0'.repeat(64);
+          const recs = seals.map((seal) => {
+            const rec = seal(++seq, prev);
+            prev = rec.hash;
+            return rec;
+          });
+          attempted = recs;
+          // Bounded multi-row inserts (SQLite allows at most 32,766 bound values per statement).
+          for (let i = 0; i < recs.length; i += 100) {
+            await db
+              .insertInto('audit_log')
+              .values(recs.slice(i, i + 100).map(toRow))
+              .execute();
+          }
+          return recs;
+        }, true);
+      } catch (err) {
+        // SQLite waits for its lock itself (busy_timeout); only a database that went away is retried.
+        if (this.dialect !== 'postgres' || !isTransientPostgresError(err) || Date.now() + pause > deadline)
+          throw err;
+        await new Promise((r) => setTimeout(r, pause));
       }
-      return recs;
-    }, true);
+    }
+  }
+
+  /** Whether `rec` is in the log (same place, same hash). */
+  async #written(db: Db, rec: AuditRecord): Promise<boolean> {
+    const row = await db.selectFrom('audit_log').select('hash').where('seq', '=', rec.seq).executeTakeFirst();
+    return row?.hash === rec.hash;
   }
 
   async probe(): Promise<void> {

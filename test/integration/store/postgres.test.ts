@@ -165,6 +165,60 @@ describe('PostgreSQL store', () => {
     }
   });
 
+  it('an append that meets the database going away is retried and written once; other errors are not retried', async () => {
+    const url = await freshDatabase();
+    const store = await Store.openPostgres(url);
+    try {
+      // A trigger fails inserts the way a server shutting down does (SQLSTATE 57P01) while the
+      // sequence (not rolled back with the insert) is below `fail_until`, or with a CHECK violation.
+      await sql
+        .raw(`create sequence audit_attempts;
+          create table fault (fail_until int not null, code text not null);
+          insert into fault values (0, '57P01');
+          create function audit_fault() returns trigger language plpgsql as $$
+          begin
+            if nextval('audit_attempts') <= (select fail_until from fault) then
+              raise exception 'injected fault' using errcode = (select code from fault);
+            end if;
+            return new;
+          end $$;
+          create trigger audit_fault before insert on audit_log for each statement execute function audit_fault();`)
+        .execute(store.db);
+      const attempts = async () =>
+        Number(
+          (await sql<{ n: string }>`select last_value as n from audit_attempts`.execute(store.db)).rows[0]!.n,
+        );
+      const fault = (failUntil: number, code: string) =>
+        sql`update fault set fail_until = ${failUntil}, code = ${code}`.execute(store.db);
+
+      const log = new AuditLog(new AuditLogRepository(store.db));
+      await log.append(entry('warm', 0));
+      // Two transient failures, then the write goes through: one record, in the chain.
+      await fault((await attempts()) + 2, '57P01');
+      const rec = await log.append(entry('restart', 1));
+      assert.equal(rec.seq, 2);
+      assert.equal((await log.store.list()).length, 2);
+      // A database that stays away: the append gives up after the retry window, writing nothing.
+      const brief = new AuditLog(new AuditLogRepository(store.db, 'postgres', 300));
+      await fault(1_000_000, '57P01');
+      await assert.rejects(brief.append(entry('down', 2)), (e) => HsmError.is(e, 'HSM_ERR_AUDIT'));
+      // Not a connection problem (a CHECK violation): no retry, one attempt.
+      await fault(1_000_000, '23514');
+      const before = await attempts();
+      await assert.rejects(log.append(entry('broken', 3)), (e) => HsmError.is(e, 'HSM_ERR_AUDIT'));
+      assert.equal(await attempts(), before + 1);
+      await fault(0, '57P01');
+      const records = await log.store.list();
+      assert.deepEqual(
+        records.map((r) => r.actor),
+        ['warm', 'restart'],
+      );
+      assert.equal(verifyChain(records, undefined).ok, true);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('numbers policy versions and CRLs one at a time across stores, as numbers', async () => {
     const url = await freshDatabase();
     const [a, b] = [await Store.openPostgres(url), await Store.openPostgres(url)];
