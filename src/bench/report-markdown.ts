@@ -96,7 +96,7 @@ export function benchMarkdown(r: BenchReport): string {
       );
     o.push(
       '',
-      'Ed25519 goes through `POST /v1/sign` one signature per request: the batch route takes digests only.',
+      'Batch items are digests (P-256, RSA-2048) or messages (Ed25519: EdDSA signs the message). `POST /v1/sign` rows: one signature per request, what a client that does not batch gets.',
       '',
     );
   }
