@@ -15,6 +15,7 @@ import {
 } from '../kms/key-manager.js';
 import type { KeyWrapTraits } from '../kms/key-transfer.js';
 import type { CreateKeyRequest, KeyRef, ListKeysRequest, SignRequest } from '../kms/requests.js';
+import { signEach } from '../kms/sign-each.js';
 import { withoutUndefined } from '../kms/without-undefined.js';
 import { type KeyMetadataRepository, recordMetadata } from '../store/key-metadata.js';
 import { keyUri } from '../uri/pkcs11-uri.js';
@@ -279,14 +280,7 @@ export class ClusterKeyManager
   }
 
   signBatch(reqs: SignRequest[]): Promise<BatchSignResult[]> {
-    return Promise.all(
-      reqs.map((r) =>
-        this.sign(r).then(
-          (signature): BatchSignResult => ({ ok: true, signature }),
-          (err): BatchSignResult => ({ ok: false, error: toHsmError(err) }),
-        ),
-      ),
-    );
+    return signEach(reqs, (r) => this.sign(r));
   }
 
   generateRandom(length: number): Promise<Uint8Array> {

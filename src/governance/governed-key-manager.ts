@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { HsmError, toHsmError } from '../errors/index.js';
+import { HsmError } from '../errors/index.js';
 import type { KeyInfo } from '../kms/key-info.js';
 import {
   type BatchSigner,
@@ -31,6 +31,7 @@ import type {
   VerifyRequest,
 } from '../kms/requests.js';
 import { defaultAlgorithm } from '../kms/sign-algorithm.js';
+import { signEach } from '../kms/sign-each.js';
 import type { KeyFacts } from '../policy/policy-request.js';
 import type { Governor } from './governor.js';
 import { factsOfKey, factsOfRequest } from './key-facts.js';
@@ -166,14 +167,7 @@ export class GovernedKeyManager implements FullKeyManager {
       }
       return l;
     };
-    return Promise.all(
-      reqs.map((r) =>
-        this.#sign(r, shared(r.key)).then(
-          (signature): BatchSignResult => ({ ok: true, signature }),
-          (err): BatchSignResult => ({ ok: false, error: toHsmError(err) }),
-        ),
-      ),
-    );
+    return signEach(reqs, (r) => this.#sign(r, shared(r.key)));
   }
 
   async verify(req: VerifyRequest): Promise<boolean> {

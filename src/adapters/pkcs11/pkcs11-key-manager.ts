@@ -31,6 +31,7 @@ import type {
   VerifyRequest,
 } from '../../kms/requests.js';
 import { defaultAlgorithm, type SignAlgorithm } from '../../kms/sign-algorithm.js';
+import { signEach } from '../../kms/sign-each.js';
 import { withoutUndefined } from '../../kms/without-undefined.js';
 import { type KeyMetadataRepository, type KeyRecord, recordMetadata } from '../../store/key-metadata.js';
 import { keyUri, parsePkcs11Uri } from '../../uri/pkcs11-uri.js';
@@ -318,15 +319,7 @@ export class Pkcs11KeyManager
   }
 
   async signBatch(reqs: SignRequest[]): Promise<BatchSignResult[]> {
-    // Calls issued in one tick travel to the member host as one IPC batch.
-    return Promise.all(
-      reqs.map((r) =>
-        this.sign(r).then(
-          (signature): BatchSignResult => ({ ok: true, signature }),
-          (err): BatchSignResult => ({ ok: false, error: toHsmError(err) }),
-        ),
-      ),
-    );
+    return signEach(reqs, (r) => this.sign(r));
   }
 
   /**

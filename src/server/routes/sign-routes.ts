@@ -4,6 +4,7 @@ import type { GovernedKeyManager } from '../../governance/governed-key-manager.j
 import type { BatchSignResult } from '../../kms/key-manager.js';
 import type { SignRequest } from '../../kms/requests.js';
 import type { SignAlgorithm } from '../../kms/sign-algorithm.js';
+import { signEach } from '../../kms/sign-each.js';
 import { problemOf } from '../problem.js';
 
 const base64 = (maxLength: number) =>
@@ -55,9 +56,15 @@ function toSignRequest(b: SignBody): SignRequest {
   return req;
 }
 
-/** An item's failure as the caller may see it: an HsmError, never an internal error's text. */
+/**
+ * An item's failure as the caller may see it: an HsmError, never an internal error's text. The
+ * batch signers hand back other errors wrapped by toHsmError (HSM_ERR_INTERNAL carrying the
+ * original as its cause and its message), so those are unwrapped and masked too.
+ */
 function asHsmError(err: unknown): HsmError {
-  return HsmError.is(err) ? err : new HsmError('HSM_ERR_INTERNAL', 'internal error');
+  const wrapped = HsmError.is(err, 'HSM_ERR_INTERNAL') && err.cause !== undefined && !HsmError.is(err.cause);
+  const e = wrapped ? (err as HsmError).cause : err;
+  return HsmError.is(e) ? e : new HsmError('HSM_ERR_INTERNAL', 'internal error');
 }
 
 function decode(text: string, field: string): Uint8Array {
@@ -146,14 +153,7 @@ export function registerSignRoutes(
       // One governed batch: each item is still decided and audited alone, the key looked up once.
       const signed = manager.signBatch
         ? await manager.signBatch(valid)
-        : await Promise.all(
-            valid.map((r) =>
-              manager.sign(r).then(
-                (signature): BatchSignResult => ({ ok: true, signature }),
-                (error): BatchSignResult => ({ ok: false, error: asHsmError(error) }),
-              ),
-            ),
-          );
+        : await signEach(valid, (r) => manager.sign(r));
       let next = 0;
       const results = decoded.map((d, index) => {
         const r: BatchSignResult =
