@@ -22,7 +22,7 @@ import {
 } from '../integration/server/serve-child.js';
 import { type ClientCert, TlsMaterial } from '../integration/server/tls-material.js';
 import { type CliResult, childEnv, runCli } from '../support/cli.js';
-import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsmToken } from '../support/softhsm.js';
+import { createSoftHsmToken, memberEntries, SOFTHSM_MODULE, type SoftHsmToken } from '../support/softhsm.js';
 
 /** Options of {@link ServeHarness.create}. */
 export interface ServeHarnessOptions {
@@ -60,11 +60,7 @@ export class ServeHarness {
     const tls = new TlsMaterial(dir);
     const port = await freePort();
     const metricsPort = opts.metrics ? await freePort() : undefined;
-    const members = tokens.map((t, i) => {
-      writeFileSync(join(dir, `user-pin-${i}`), t.userPin, { mode: 0o600 });
-      writeFileSync(join(dir, `so-pin-${i}`), t.soPin, { mode: 0o600 });
-      return { name: `node${i}`, token_label: t.label, pin_file: `user-pin-${i}`, env: t.env };
-    });
+    const members = memberEntries(dir, tokens, (i) => `node${i}`);
     const config = join(dir, 'hsmkit.yaml');
     writeFileSync(
       config,

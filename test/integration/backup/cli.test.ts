@@ -13,7 +13,12 @@ import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { Pkcs11KeyManager } from '../../../src/adapters/pkcs11/pkcs11-key-manager.js';
 import { runCli as cli } from '../../support/cli.js';
-import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsmToken } from '../../support/softhsm.js';
+import {
+  createSoftHsmToken,
+  memberEntries,
+  SOFTHSM_MODULE,
+  type SoftHsmToken,
+} from '../../support/softhsm.js';
 import { listObjects } from '../../support/tools.js';
 
 describe('hsmkit backup (CLI)', { timeout: 300_000 }, () => {
@@ -25,11 +30,7 @@ describe('hsmkit backup (CLI)', { timeout: 300_000 }, () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hsmkit-backup-cli-'));
     tokens = [createSoftHsmToken('bk-main'), createSoftHsmToken('bk-spare')];
-    const members = tokens.map((t, i) => {
-      writeFileSync(join(dir, `user-pin-${i}`), t.userPin, { mode: 0o600 });
-      writeFileSync(join(dir, `so-pin-${i}`), t.soPin, { mode: 0o600 });
-      return { name: `m${i}`, token_label: t.label, pin_file: `user-pin-${i}`, env: t.env };
-    });
+    const members = memberEntries(dir, tokens);
     for (const name of ['alice', 'bob', 'carol']) {
       const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       writeFileSync(join(dir, `${name}.pub.pem`), publicKey.export({ type: 'spki', format: 'pem' }));

@@ -13,7 +13,12 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { Pkcs11KeyManager } from '../../../src/adapters/pkcs11/pkcs11-key-manager.js';
-import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsmToken } from '../../support/softhsm.js';
+import {
+  createSoftHsmToken,
+  memberEntries,
+  SOFTHSM_MODULE,
+  type SoftHsmToken,
+} from '../../support/softhsm.js';
 import { listObjects, openssl, pkcs11ToolOk } from '../../support/tools.js';
 import { cli } from './fixture.js';
 
@@ -27,11 +32,7 @@ describe('hsmkit backup transfer (two SoftHSM tokens)', { timeout: 300_000 }, ()
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hsmkit-transfer-'));
     tokens = [createSoftHsmToken('tr-src'), createSoftHsmToken('tr-dst')];
-    const members = tokens.map((t, i) => {
-      writeFileSync(join(dir, `user-pin-${i}`), t.userPin, { mode: 0o600 });
-      writeFileSync(join(dir, `so-pin-${i}`), t.soPin, { mode: 0o600 });
-      return { name: `m${i}`, token_label: t.label, pin_file: `user-pin-${i}`, env: t.env };
-    });
+    const members = memberEntries(dir, tokens);
     config = join(dir, 'hsmkit.yaml');
     writeFileSync(
       config,

@@ -10,7 +10,12 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { runCli as cli } from '../../support/cli.js';
-import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsmToken } from '../../support/softhsm.js';
+import {
+  createSoftHsmToken,
+  memberEntries,
+  SOFTHSM_MODULE,
+  type SoftHsmToken,
+} from '../../support/softhsm.js';
 import { listObjects } from '../../support/tools.js';
 
 describe('hsmkit cluster', () => {
@@ -22,17 +27,10 @@ describe('hsmkit cluster', () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'hsmkit-cluster-cli-'));
     tokens = [createSoftHsmToken('cli-node0'), createSoftHsmToken('cli-node1')];
-    const members = tokens.map((t, i) => {
-      writeFileSync(join(dir, `user-pin-${i}`), t.userPin, { mode: 0o600 });
-      writeFileSync(join(dir, `so-pin-${i}`), t.soPin, { mode: 0o600 });
-      return {
-        name: `node${i}`,
-        token_label: t.label,
-        pin_file: `user-pin-${i}`,
-        env: t.env,
-        site: i === 0 ? 'eu' : 'us',
-      };
-    });
+    const members = memberEntries(dir, tokens, (i) => `node${i}`).map((m, i) => ({
+      ...m,
+      site: i === 0 ? 'eu' : 'us',
+    }));
     config = join(dir, 'hsmkit.yaml');
     writeFileSync(
       config,
