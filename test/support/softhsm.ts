@@ -5,30 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createBenchToken } from '../../src/bench/bench-token.js';
-import type { Secret } from '../../src/config/secret.js';
+import { type BenchToken, createBenchToken } from '../../src/bench/bench-token.js';
 import { testPin } from './test-pins.js';
 
 export { SOFTHSM_MODULE } from '../../src/bench/bench-token.js';
 
-/** A SoftHSM token made for one test. */
-export interface SoftHsmToken {
-  dir: string;
-  conf: string;
-  label: string;
-  userPin: string;
-  soPin: string;
-  env: Record<string, string>;
-  /** Member options for this token. */
-  member(extra?: Record<string, unknown>): {
-    name: string;
-    module: string;
-    tokenLabel: string;
-    pin: Secret;
-    env: Record<string, string>;
-  };
-  cleanup(): void;
-}
+/** A SoftHSM token made for one test: the benchmark's token maker, with test PINs. */
+export type SoftHsmToken = BenchToken;
 
 /**
  * Creates a SoftHSM token directory and initialises one token in it, with random PINs in the
