@@ -26,70 +26,56 @@ export function registerCert(program: Command, globals: () => GlobalOptions): vo
     .option('--out <file>', 'certificate file, for one CSR (never overwritten)')
     .option('--out-dir <dir>', 'folder for a batch: <csr name>.pem (or .der)')
     .option('--der', 'write DER instead of PEM')
-    .action(
-      async (o: {
-        ca?: string;
-        csr: string[];
-        profile?: string;
-        validity?: string;
-        out?: string;
-        outDir?: string;
-        der?: boolean;
-      }) => {
-        if (globals().server) return remote.certIssue(globals(), o);
-        const ca = required(o.ca, '--ca');
-        const profile = required(o.profile, '--profile');
-        if (o.csr.length === 0) throw new HsmError('HSM_ERR_INVALID_INPUT', '--csr is required');
-        const validityMs = o.validity === undefined ? undefined : parseValidity(o.validity);
-        const ext = o.der ? 'der' : 'pem';
-        if (o.csr.length === 1 && o.outDir === undefined) {
-          const out = required(o.out, '--out');
-          assertWritable(out);
-          const csr = readInput(o.csr[0]!);
-          const r = await withPki(globals(), (deps) =>
-            issueFromCsr(deps, { ca, csr, profile, ...(validityMs === undefined ? {} : { validityMs }) }),
-          );
-          writeOutput(out, encodeOutput(r.record.der, 'CERTIFICATE', o.der));
-          emit(
-            globals(),
-            { ...summary(r.record), out },
-            () => `Issued ${r.record.serial} (${r.record.subject}) to ${out}`,
-          );
-          return;
-        }
-        const dir = required(o.outDir, '--out-dir');
-        const outs = o.csr.map((f) =>
-          join(dir, `${basename(f).replace(/\.(csr|pem|der|req)$/i, '')}.${ext}`),
+    .action(async (o: remote.CertIssueOptions) => {
+      if (globals().server) return remote.certIssue(globals(), o);
+      const ca = required(o.ca, '--ca');
+      const profile = required(o.profile, '--profile');
+      if (o.csr.length === 0) throw new HsmError('HSM_ERR_INVALID_INPUT', '--csr is required');
+      const validityMs = o.validity === undefined ? undefined : parseValidity(o.validity);
+      const ext = o.der ? 'der' : 'pem';
+      if (o.csr.length === 1 && o.outDir === undefined) {
+        const out = required(o.out, '--out');
+        assertWritable(out);
+        const csr = readInput(o.csr[0]!);
+        const r = await withPki(globals(), (deps) =>
+          issueFromCsr(deps, { ca, csr, profile, ...(validityMs === undefined ? {} : { validityMs }) }),
         );
-        if (new Set(outs).size !== outs.length)
-          throw new HsmError('HSM_ERR_INVALID_INPUT', 'two CSRs map to one output name');
-        for (const out of outs) assertWritable(out);
-        const csrs = o.csr.map((f) => readInput(f));
-        const results = await withPki(globals(), (deps) =>
-          issueBatch(deps, { ca, csrs, profile, ...(validityMs === undefined ? {} : { validityMs }) }),
-        );
-        const rows = results.map((r, i) => {
-          if (!r.ok) return { csr: o.csr[i], ok: false, error: r.error.toJSON() };
-          writeOutput(outs[i]!, encodeOutput(r.issued.record.der, 'CERTIFICATE', o.der));
-          return { csr: o.csr[i], ok: true, ...summary(r.issued.record), out: outs[i] };
-        });
+        writeOutput(out, encodeOutput(r.record.der, 'CERTIFICATE', o.der));
         emit(
           globals(),
-          {
-            issued: rows.filter((r) => r.ok).length,
-            failed: rows.filter((r) => !r.ok).length,
-            results: rows,
-          },
-          () =>
-            rows
-              .map((r) =>
-                'out' in r ? `issued ${r.serial} -> ${r.out}` : `failed ${r.csr}: ${r.error.code}`,
-              )
-              .join('\n'),
+          { ...summary(r.record), out },
+          () => `Issued ${r.record.serial} (${r.record.subject}) to ${out}`,
         );
-        if (rows.some((r) => !r.ok)) process.exitCode = 1;
-      },
-    );
+        return;
+      }
+      const dir = required(o.outDir, '--out-dir');
+      const outs = o.csr.map((f) => join(dir, `${basename(f).replace(/\.(csr|pem|der|req)$/i, '')}.${ext}`));
+      if (new Set(outs).size !== outs.length)
+        throw new HsmError('HSM_ERR_INVALID_INPUT', 'two CSRs map to one output name');
+      for (const out of outs) assertWritable(out);
+      const csrs = o.csr.map((f) => readInput(f));
+      const results = await withPki(globals(), (deps) =>
+        issueBatch(deps, { ca, csrs, profile, ...(validityMs === undefined ? {} : { validityMs }) }),
+      );
+      const rows = results.map((r, i) => {
+        if (!r.ok) return { csr: o.csr[i], ok: false, error: r.error.toJSON() };
+        writeOutput(outs[i]!, encodeOutput(r.issued.record.der, 'CERTIFICATE', o.der));
+        return { csr: o.csr[i], ok: true, ...summary(r.issued.record), out: outs[i] };
+      });
+      emit(
+        globals(),
+        {
+          issued: rows.filter((r) => r.ok).length,
+          failed: rows.filter((r) => !r.ok).length,
+          results: rows,
+        },
+        () =>
+          rows
+            .map((r) => ('out' in r ? `issued ${r.serial} -> ${r.out}` : `failed ${r.csr}: ${r.error.code}`))
+            .join('\n'),
+      );
+      if (rows.some((r) => !r.ok)) process.exitCode = 1;
+    });
 
   cert
     .command('renew')

@@ -76,19 +76,19 @@ export async function csrCreate(
   emit(g, { ...r, key, subject, out }, () => `Wrote a CSR for "${key}" (${subject}) to ${out}`);
 }
 
+/** The options of `cert issue`, local and remote. */
+export interface CertIssueOptions {
+  ca?: string;
+  csr: string[];
+  profile?: string;
+  validity?: string;
+  out?: string;
+  outDir?: string;
+  der?: boolean;
+}
+
 /** `cert issue` (one CSR): POST /v1/pki/certificates. Batches go through `job submit --kind pki.issue-bulk`. */
-export async function certIssue(
-  g: GlobalOptions,
-  o: {
-    ca?: string;
-    csr: string[];
-    profile?: string;
-    validity?: string;
-    out?: string;
-    outDir?: string;
-    der?: boolean;
-  },
-): Promise<void> {
+export async function certIssue(g: GlobalOptions, o: CertIssueOptions): Promise<void> {
   const ca = required(o.ca, '--ca');
   const profile = required(o.profile, '--profile');
   if (o.csr.length !== 1 || o.outDir !== undefined) {
